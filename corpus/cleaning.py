@@ -1,0 +1,76 @@
+"""Normalise extracted text so that every later offset points into stable text.
+
+The cleaned text is what a :class:`~corpus.documents.Document` stores, what
+chunks are cut from and what citations quote, so cleaning is deliberately
+conservative: it removes what no reader can see (control and zero-width
+characters, soft hyphens) and evens out whitespace, but never rewrites visible
+characters. Curly quotes, dashes and non-breaking spaces stay as they are.
+
+:func:`clean_text` is idempotent, which lets it run again on already-clean text
+(re-indexing, tests) without moving any offset. The order of the steps matters
+for that: invisible characters go before NFC, because removing one between a
+letter and a combining accent would otherwise leave a composable pair behind;
+trailing spaces go before de-hyphenation, so ``"infor- \\nmation"`` is joined on
+the first pass rather than the second.
+
+Concession: joining ``"well-\\nknown"`` yields ``"wellknown"``; a line-end
+hyphen between two lowercase letters is taken to be a hyphenation break.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Line breaks other than \n that Unicode or old formats use; each becomes \n so
+# that no line silently glues to the next.
+_LINE_BREAKS = re.compile("\r\n|[\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+# A soft hyphen (U+00AD) at a line end marks a word broken by hyphenation.
+_SOFT_HYPHEN_BREAK = re.compile("\u00ad *\n(?=\\w)")
+_INVISIBLE = re.compile(
+    "["
+    "\x00-\x08\x0b-\x1f\x7f-\x9f"  # control characters other than \t and \n
+    "\u00ad"  # soft hyphen
+    "\u180e"  # Mongolian vowel separator
+    "\u200b-\u200f"  # zero-width space, non-joiner, joiner; LTR/RTL marks
+    "\u202a-\u202e"  # bidirectional embeddings and overrides
+    "\u2060-\u2064"  # word joiner, invisible operators
+    "\u2066-\u2069"  # bidirectional isolates
+    "\ufeff"  # zero-width no-break space (byte-order mark)
+    "\ud800-\udfff"  # lone surrogates: cannot even be written out as UTF-8
+    "\U000e0000-\U000e007f"  # tag characters, used to hide text from readers
+    "]"
+)
+_TRAILING_SPACE = re.compile(r"[^\S\n]+(?=\n|\Z)")
+_LINE_END_HYPHEN = re.compile(r"(?<=[^\W\d_])-\n(?=[^\W\d_])")
+_SPACE_RUN = re.compile(" {2,}")
+_BLANK_LINES = re.compile("\n{3,}")
+
+
+def clean_text(raw: str) -> str:
+    """Normalise whitespace and remove invisible characters, keeping visible text.
+
+    >>> clean_text("  The infor-\\nmation\\u00ad age\\r\\n\\r\\n\\r\\n“quoted”  — yes\\t ")
+    'The information age\\n\\n“quoted” — yes'
+    """
+    text = _LINE_BREAKS.sub("\n", raw)
+    text = text.replace("\t", " ")
+    text = _SOFT_HYPHEN_BREAK.sub("", text)
+    text = _INVISIBLE.sub("", text)
+    text = unicodedata.normalize("NFC", text)
+    text = _TRAILING_SPACE.sub("", text)
+    text = _LINE_END_HYPHEN.sub(_join_if_lowercase, text)
+    text = _SPACE_RUN.sub(" ", text)
+    text = _BLANK_LINES.sub("\n\n", text)
+    return text.strip()
+
+
+def _join_if_lowercase(match: re.Match[str]) -> str:
+    """Drop a line-end hyphen only between two lowercase letters.
+
+    >>> _LINE_END_HYPHEN.sub(_join_if_lowercase, "infor-\\nmation, Jean-\\nPaul")
+    'information, Jean-\\nPaul'
+    """
+    text = match.string
+    before, after = text[match.start() - 1], text[match.end()]
+    return "" if before.islower() and after.islower() else match.group()

@@ -1,0 +1,270 @@
+"""Building and updating an index, incrementally and crash-safely.
+
+A build chunks every document, reuses the vectors of chunks whose text is
+unchanged since the live generation (so re-indexing embeds only new or
+changed documents, and deleted ones simply drop out), embeds the rest in
+batches, and writes a complete new generation that ``CURRENT`` then points
+to (see :mod:`indexer.layout`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import os
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from corpus.chunking import ChunkingConfig, chunk_document
+from corpus.documents import Chunk, Document
+from corpus.errors import ConfigError, RagqaError, SavedIndexError
+from indexer.chunk_store import ChunkStore, write_chunk_store
+from indexer.embedder import Embedder
+from indexer.keyword_index import build_keyword_index
+from indexer.layout import (
+    BUILDING_PREFIX,
+    LOCK_FILE,
+    check_index_dir_usable,
+    fsync_directory,
+    live_generation,
+    next_generation_name,
+    publish_generation,
+    remove_stale,
+)
+from indexer.manifest import MANIFEST_FILE, DocumentEntry, Manifest, describe_files
+from indexer.saved_index import (
+    CHUNKS_FILE,
+    EMBEDDINGS_FILE,
+    VECTORS_FILE,
+    load_embeddings,
+    read_manifest,
+)
+from indexer.vector_index import VectorIndexConfig, build_vector_index, save_vector_index
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did, for the CLI and the upload panel."""
+
+    index_dir: str
+    n_documents: int
+    n_chunks: int
+    n_embedded: int
+    n_reused: int
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    vector_index: str = "flat"
+
+
+def _text_key(chunk: Chunk) -> str:
+    return hashlib.sha256(chunk.embedding_text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class _Previous:
+    """What the live generation offers for reuse."""
+
+    documents: dict[str, DocumentEntry]
+    chunks_by_doc: dict[str, list[Chunk]]
+    vectors_by_text: dict[str, np.ndarray]
+
+
+def _load_previous(
+    index_dir: Path, embedder: Embedder, chunking: ChunkingConfig
+) -> _Previous | None:
+    try:
+        generation = live_generation(index_dir)
+        manifest = read_manifest(generation)
+        manifest.check_compatible(embedding_model=embedder.model_name, where=index_dir)
+        store = ChunkStore(generation / CHUNKS_FILE)
+        embeddings = load_embeddings(generation)
+    except RagqaError as error:
+        if (index_dir / "CURRENT").exists():
+            logger.warning("Not reusing the existing index (%s); embedding everything.", error)
+        return None
+    try:
+        chunks = store.all_chunks()
+        if len(chunks) != len(embeddings):
+            logger.warning("Existing index is inconsistent; embedding everything.")
+            return None
+        same_chunking = manifest.chunking == asdict(chunking)
+        chunks_by_doc: dict[str, list[Chunk]] = {}
+        vectors_by_text: dict[str, np.ndarray] = {}
+        for row, chunk in enumerate(chunks):
+            if same_chunking:
+                chunks_by_doc.setdefault(chunk.doc_id, []).append(chunk)
+            vectors_by_text[_text_key(chunk)] = np.asarray(embeddings[row], dtype=np.float32)
+        documents = {entry.doc_id: entry for entry in manifest.documents} if same_chunking else {}
+        return _Previous(documents, chunks_by_doc, vectors_by_text)
+    finally:
+        store.close()
+
+
+class IndexBuilder:
+    """Builds the index for a set of documents into ``index_dir``.
+
+    >>> # builder = IndexBuilder(make_embedder(), ChunkingConfig())
+    >>> # report = builder.build(load_collection([Path("docs")]).documents, Path("idx"))
+    """
+
+    def __init__(
+        self,
+        embedder: Embedder,
+        chunking: ChunkingConfig | None = None,
+        vector_config: VectorIndexConfig | None = None,
+    ) -> None:
+        self.embedder = embedder
+        self.chunking = chunking or ChunkingConfig()
+        self.vector_config = vector_config or VectorIndexConfig()
+        if self.chunking.max_tokens > embedder.max_tokens - 2:
+            raise ConfigError(
+                f"chunk max_tokens={self.chunking.max_tokens} exceeds what the embedding model "
+                f"reads ({embedder.max_tokens} word pieces); lower it."
+            )
+
+    def _chunk(self, document: Document) -> list[Chunk]:
+        # The title is embedded with every chunk, so it shares the model's budget.
+        title_cost = self.embedder.count_tokens(document.title) + 3
+        budget = min(self.chunking.max_tokens, self.embedder.max_tokens - title_cost)
+        config = ChunkingConfig(
+            max_tokens=max(16, budget),
+            overlap_tokens=min(self.chunking.overlap_tokens, max(0, budget - 1)),
+        )
+        return chunk_document(document, config, self.embedder.count_tokens)
+
+    def build(
+        self,
+        documents: Sequence[Document],
+        index_dir: Path,
+        *,
+        show_progress: bool = False,
+    ) -> BuildReport:
+        """Make ``documents`` the whole content of the index at ``index_dir``."""
+        started = time.perf_counter()
+        index_dir = index_dir.expanduser()
+        check_index_dir_usable(index_dir)
+        index_dir.mkdir(parents=True, exist_ok=True)
+        with (index_dir / LOCK_FILE).open("a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError as error:
+                raise SavedIndexError(
+                    f"Another `ragqa index` is writing to {index_dir}; wait for it to finish."
+                ) from error
+            remove_stale(index_dir)
+            report = self._build_locked(documents, index_dir, show_progress)
+            remove_stale(index_dir)
+        return BuildReport(**{**asdict(report), "seconds": time.perf_counter() - started})
+
+    def _build_locked(
+        self, documents: Sequence[Document], index_dir: Path, show_progress: bool
+    ) -> BuildReport:
+        ids = [d.doc_id for d in documents]
+        if len(set(ids)) != len(ids):
+            raise ConfigError("Two documents share a doc_id; each file must be indexed once.")
+        previous = _load_previous(index_dir, self.embedder, self.chunking)
+        old_docs = previous.documents if previous else {}
+
+        all_chunks: list[Chunk] = []
+        added, changed = [], []
+        for document in documents:
+            entry = old_docs.get(document.doc_id)
+            if entry is None:
+                added.append(document.source_path)
+            elif entry.content_hash != document.content_hash or entry.title != document.title:
+                changed.append(document.source_path)
+            reusable = (
+                previous is not None
+                and entry is not None
+                and entry.content_hash == document.content_hash
+                and entry.title == document.title
+                and document.doc_id in previous.chunks_by_doc
+            )
+            if reusable and previous is not None:
+                all_chunks.extend(previous.chunks_by_doc[document.doc_id])
+            else:
+                all_chunks.extend(self._chunk(document))
+        removed = sorted(e.source_path for d, e in old_docs.items() if d not in set(ids))
+
+        vectors = np.zeros((len(all_chunks), self.embedder.dimension), dtype=np.float32)
+        cache = previous.vectors_by_text if previous else {}
+        missing_rows = []
+        for row, chunk in enumerate(all_chunks):
+            cached = cache.get(_text_key(chunk))
+            if cached is not None and cached.shape == (self.embedder.dimension,):
+                vectors[row] = cached
+            else:
+                missing_rows.append(row)
+        if missing_rows:
+            logger.info(
+                "Embedding %d new chunks (%d reused)",
+                len(missing_rows),
+                len(all_chunks) - len(missing_rows),
+            )
+            new_vectors = self.embedder.embed(
+                [all_chunks[row].embedding_text for row in missing_rows],
+                show_progress=show_progress,
+            )
+            vectors[missing_rows] = new_vectors
+
+        building = index_dir / f"{BUILDING_PREFIX}{uuid.uuid4().hex[:12]}"
+        building.mkdir()
+        write_chunk_store(building / CHUNKS_FILE, documents, all_chunks)
+        np.save(building / EMBEDDINGS_FILE, vectors, allow_pickle=False)
+        vector_index, vector_description = build_vector_index(vectors, self.vector_config)
+        save_vector_index(vector_index, building / VECTORS_FILE)
+        keyword_files = build_keyword_index([c.embedding_text for c in all_chunks], building)
+        file_names = [CHUNKS_FILE, EMBEDDINGS_FILE, VECTORS_FILE, *keyword_files]
+        n_chunks_by_doc: dict[str, int] = {}
+        for chunk in all_chunks:
+            n_chunks_by_doc[chunk.doc_id] = n_chunks_by_doc.get(chunk.doc_id, 0) + 1
+        manifest = Manifest(
+            embedding_model=self.embedder.model_name,
+            embedding_dimension=self.embedder.dimension,
+            chunking=asdict(self.chunking),
+            vector_index=vector_description,
+            documents=[
+                DocumentEntry(
+                    d.doc_id,
+                    d.title,
+                    d.source_path,
+                    d.content_hash,
+                    n_chunks_by_doc.get(d.doc_id, 0),
+                )
+                for d in documents
+            ],
+            n_chunks=len(all_chunks),
+            files=describe_files(building, file_names),
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        (building / MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")
+        for name in [*file_names, MANIFEST_FILE]:
+            with (building / name).open("rb") as handle:
+                os.fsync(handle.fileno())
+        fsync_directory(building)
+        generation = index_dir / next_generation_name(index_dir)
+        os.rename(building, generation)
+        fsync_directory(index_dir)
+        publish_generation(index_dir, generation)
+        return BuildReport(
+            index_dir=str(index_dir),
+            n_documents=len(documents),
+            n_chunks=len(all_chunks),
+            n_embedded=len(missing_rows),
+            n_reused=len(all_chunks) - len(missing_rows),
+            added=added,
+            changed=changed,
+            removed=removed,
+            vector_index=str(vector_description["type"]),
+        )

@@ -1,0 +1,88 @@
+"""BM25 keyword index (bm25s) kept beside the dense index.
+
+Dense retrieval misses rare names and numbers that BM25 catches, and the
+reverse for paraphrases; the retriever fuses both. The index is saved as
+``.npy`` arrays and JSON by bm25s itself (never pickle) and rebuilt from the
+chunk texts on every index build, which costs no embedding.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from corpus.errors import IndexCorruptError
+
+logger = logging.getLogger(__name__)
+
+KEYWORD_DIR = "bm25"
+KEYWORD_FILES = (
+    "data.csc.index.npy",
+    "indices.csc.index.npy",
+    "indptr.csc.index.npy",
+    "vocab.index.json",
+    "params.index.json",
+    "nonoccurrence_array.index.npy",
+)
+
+
+def _stemmer() -> Any:
+    try:
+        import Stemmer  # PyStemmer, optional
+
+        return Stemmer.Stemmer("english")
+    except ImportError:
+        return None
+
+
+def tokenize(texts: Sequence[str]) -> Any:
+    import bm25s
+
+    return bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), show_progress=False)
+
+
+def build_keyword_index(texts: Sequence[str], directory: Path) -> list[str]:
+    """Index ``texts`` (row ``i`` = chunk row ``i``) and save under ``directory``;
+    returns the saved file names relative to ``directory``."""
+    import bm25s
+
+    retriever = bm25s.BM25()
+    if texts:
+        retriever.index(tokenize(texts), show_progress=False)
+    else:
+        retriever.index(tokenize(["empty"]), show_progress=False)
+    target = directory / KEYWORD_DIR
+    retriever.save(str(target))
+    return sorted(f"{KEYWORD_DIR}/{path.name}" for path in target.iterdir() if path.is_file())
+
+
+class KeywordIndex:
+    """A loaded BM25 index; :meth:`search` returns scores and chunk rows."""
+
+    def __init__(self, directory: Path, n_rows: int) -> None:
+        import bm25s
+
+        try:
+            self._retriever = bm25s.BM25.load(
+                str(directory / KEYWORD_DIR), allow_pickle=False, show_progress=False, verbosity=0
+            )
+        except (OSError, ValueError, KeyError) as error:
+            raise IndexCorruptError(
+                f"The keyword index in {directory} is unreadable ({error}). Rebuild the index."
+            ) from error
+        self._n_rows = n_rows
+
+    def search(self, query: str, top_k: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._n_rows == 0:
+            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+        tokens = tokenize([query])
+        if not any(len(ids) for ids in tokens.ids):
+            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+        k = min(top_k, self._n_rows)
+        rows, scores = self._retriever.retrieve(tokens, k=k, show_progress=False, n_threads=1)
+        keep = scores[0] > 0
+        return scores[0][keep].astype(np.float32), rows[0][keep].astype(np.int64)

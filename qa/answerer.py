@@ -1,0 +1,347 @@
+"""From a question to a grounded, cited answer, or an honest abstention.
+
+1. **Retrieve** chunks (hybrid dense + BM25 by default).
+2. **Select evidence**: split the top chunks into sentences and score each by
+   its similarity to the question blended with its chunk's score; the best
+   few (with their neighbours) become the numbered passages of the prompt.
+   Short prompts keep the tiny generator on topic and fast.
+3. **Generate** a one-sentence draft (streamed).
+4. **Ground** each draft sentence: its names and numbers must occur in the
+   evidence, and it must be close to an evidence sentence, which becomes its
+   citation. A draft that invents names or numbers means the passages do not
+   hold the answer: abstain. A draft that is merely unsupported is replaced by
+   the best-matching quote, if that is good enough.
+5. **Abstain** when retrieval or support scores fall below the thresholds
+   (fitted on the dev set, see ``benchmarks/fit_thresholds.py``), listing the
+   closest passages instead.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from corpus.errors import QuestionError
+from indexer.embedder import Embedder
+from qa.generator import Generator, Message
+from qa.grounding import (
+    PassageSentence,
+    best_support,
+    passage_sentences,
+    split_answer,
+    unsupported_terms,
+)
+from qa.retriever import Retriever
+from qa.types import Answer, Citation, Hit, StageTimings
+
+MAX_QUESTION_CHARS = 1000
+ABSTAIN_TEXT = "The documents don't say."
+
+SYSTEM_PROMPT = (
+    "You answer questions using only the numbered passages you are given. "
+    "Answer in one short sentence. If the passages do not contain the answer, "
+    "say that the documents don't say."
+)
+
+
+@dataclass(frozen=True)
+class AnswerConfig:
+    """Answering settings; thresholds are cosine similarities."""
+
+    top_k: int = 5
+    evidence_sentences: int = 4
+    evidence_hits: int = 3
+    sentence_weight: float = 0.7
+    max_new_tokens: int = 64
+    max_answer_sentences: int = 1
+    min_retrieval_score: float = 0.20
+    min_support: float = 0.55
+    min_quote_score: float = 0.45
+    max_question_chars: int = MAX_QUESTION_CHARS
+
+
+@dataclass(frozen=True)
+class Token:
+    """A piece of the draft as the generator writes it."""
+
+    text: str
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> str:
+    """Validate and tidy a question; raises :class:`QuestionError`.
+
+    >>> clean_question("  When was Lei Jun born?\\x07 ")
+    'When was Lei Jun born?'
+    """
+    if not isinstance(question, str):
+        raise QuestionError(f"A question must be text, not {type(question).__name__}.")
+    text = _CONTROL.sub(" ", unicodedata.normalize("NFC", question))
+    text = re.sub(r"\s+", " ", text).strip()
+    if not text:
+        raise QuestionError("The question is empty: type a question about your documents.")
+    if len(text) > max_chars:
+        raise QuestionError(
+            f"The question is {len(text)} characters long; the limit is {max_chars}. "
+            "Ask something shorter (one question at a time)."
+        )
+    if not any(ch.isalnum() for ch in text):
+        raise QuestionError(
+            "The question has no words in it: type a question about your documents."
+        )
+    return text
+
+
+@dataclass(frozen=True)
+class _Evidence:
+    sentence: PassageSentence
+    hit: Hit
+    question_score: float
+    vector: np.ndarray
+
+
+def _span_citation(
+    number: int, hit: Hit, start: int, end: int, score: float, supports: bool
+) -> Citation:
+    chunk = hit.chunk
+    return Citation(
+        number=number,
+        chunk_id=chunk.chunk_id,
+        doc_id=chunk.doc_id,
+        document=chunk.title,
+        source_path=chunk.source_path,
+        start=chunk.start + start,
+        end=chunk.start + end,
+        text=chunk.text[start:end],
+        score=score,
+        supports_answer=supports,
+    )
+
+
+def build_prompt(question: str, passages: Sequence[str]) -> list[Message]:
+    numbered = "\n".join(f"[{i}] {text}" for i, text in enumerate(passages, start=1))
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": f"Passages:\n{numbered}\n\nQuestion: {question}"},
+    ]
+
+
+class Answerer:
+    """Answers questions over a saved index; one instance serves many questions."""
+
+    def __init__(
+        self,
+        retriever: Retriever,
+        generator: Generator,
+        embedder: Embedder,
+        config: AnswerConfig | None = None,
+    ) -> None:
+        self.retriever = retriever
+        self.generator = generator
+        self.embedder = embedder
+        self.config = config or AnswerConfig()
+
+    def run(
+        self, question: str, *, top_k: int | None = None, retrieval_query: str | None = None
+    ) -> Answer:
+        """Answer ``question`` and return the finished :class:`Answer`."""
+        for event in self.stream(question, top_k=top_k, retrieval_query=retrieval_query):
+            if isinstance(event, Answer):
+                return event
+        raise AssertionError("stream() ended without an answer")  # pragma: no cover
+
+    def stream(
+        self, question: str, *, top_k: int | None = None, retrieval_query: str | None = None
+    ) -> Iterator[Token | Answer]:
+        """Yield :class:`Token` pieces of the draft, then the final :class:`Answer`."""
+        started = time.perf_counter()
+        question = clean_question(question, self.config.max_question_chars)
+        query = (
+            clean_question(retrieval_query, self.config.max_question_chars * 2)
+            if retrieval_query
+            else question
+        )
+        hits = self.retriever.run(query, top_k=top_k or self.config.top_k)
+        retrieved = time.perf_counter()
+        timings = {"retrieve_ms": (retrieved - started) * 1000}
+
+        top_dense = max((h.dense_score or 0.0 for h in hits), default=0.0)
+        if not hits or top_dense < self.config.min_retrieval_score:
+            yield self._abstain(
+                question, query, hits, "no passage is close to the question", timings, started
+            )
+            return
+
+        evidence = self._select_evidence(query, hits)
+        prompt_evidence = evidence[: self.config.evidence_sentences]
+        # Present passages in document order of the chosen sentences' rank.
+        messages = build_prompt(question, [e.sentence.text for e in prompt_evidence])
+        draft_parts: list[str] = []
+        first_token_at = 0.0
+        for piece in self.generator.stream(messages, self.config.max_new_tokens):
+            if not first_token_at:
+                first_token_at = time.perf_counter()
+            draft_parts.append(piece)
+            yield Token(piece)
+            if "\n" in piece and "".join(draft_parts).strip():
+                break
+        generated = time.perf_counter()
+        timings["generate_ms"] = (generated - retrieved) * 1000
+        timings["first_token_ms"] = ((first_token_at or generated) - started) * 1000
+        draft = "".join(draft_parts).strip()
+
+        answer = self._ground(question, query, draft, evidence, hits, timings, started)
+        yield answer
+
+    def _select_evidence(self, query: str, hits: Sequence[Hit]) -> list[_Evidence]:
+        top_hits = list(hits[: self.config.evidence_hits])
+        sentences = passage_sentences([h.chunk.text for h in top_hits])
+        sentences = [s for s in sentences if len(s.text.split()) >= 3] or sentences
+        vectors = self.embedder.embed([query, *[s.text for s in sentences]])
+        question_vector, sentence_vectors = vectors[0], vectors[1:]
+        similarity = sentence_vectors @ question_vector
+        weight = self.config.sentence_weight
+        scored = [
+            _Evidence(
+                sentence=s,
+                hit=top_hits[s.hit_index],
+                question_score=weight * float(sim)
+                + (1 - weight) * float(top_hits[s.hit_index].dense_score or 0.0),
+                vector=sentence_vectors[i],
+            )
+            for i, (s, sim) in enumerate(zip(sentences, similarity, strict=True))
+        ]
+        return sorted(scored, key=lambda e: e.question_score, reverse=True)
+
+    def _ground(
+        self,
+        question: str,
+        query: str,
+        draft: str,
+        evidence: Sequence[_Evidence],
+        hits: Sequence[Hit],
+        timings: dict[str, float],
+        started: float,
+    ) -> Answer:
+        grounding_started = time.perf_counter()
+        if not evidence:
+            return self._abstain(
+                question, query, hits, "no passage sentences", timings, started, draft
+            )
+        passages = [e.hit.chunk.embedding_text for e in evidence]
+        draft_sentences = split_answer(draft, self.config.max_answer_sentences)
+        evidence_vectors = np.stack([e.vector for e in evidence])
+        kept: list[tuple[str, _Evidence, float]] = []
+        invented: list[str] = []
+        if draft_sentences:
+            draft_vectors = self.embedder.embed(draft_sentences)
+            for sentence, vector in zip(draft_sentences, draft_vectors, strict=True):
+                missing = unsupported_terms(sentence, [*passages, question])
+                if missing:
+                    invented.extend(missing)
+                    continue
+                index, similarity = best_support(vector, evidence_vectors)
+                if similarity >= self.config.min_support:
+                    kept.append((sentence, evidence[index], similarity))
+        timings["ground_ms"] = (time.perf_counter() - grounding_started) * 1000
+
+        if invented and not kept:
+            return self._abstain(
+                question,
+                query,
+                hits,
+                f"the draft named {', '.join(invented[:4])}, which no passage mentions",
+                timings,
+                started,
+                draft,
+            )
+        if not kept:
+            best = evidence[0]
+            if best.question_score < self.config.min_quote_score:
+                return self._abstain(
+                    question,
+                    query,
+                    hits,
+                    "no passage sentence answers the question",
+                    timings,
+                    started,
+                    draft,
+                )
+            kept = [(best.sentence.text, best, best.question_score)]
+            reason = "quoted the best-matching passage sentence (the draft was not supported)"
+        else:
+            reason = "draft supported by the cited passages"
+
+        citations: list[Citation] = []
+        parts: list[str] = []
+        for sentence, support, score in kept:
+            citation = next(
+                (
+                    c
+                    for c in citations
+                    if c.chunk_id == support.hit.chunk.chunk_id
+                    and c.start == support.hit.chunk.start + support.sentence.start
+                ),
+                None,
+            )
+            if citation is None:
+                citation = _span_citation(
+                    len(citations) + 1,
+                    support.hit,
+                    support.sentence.start,
+                    support.sentence.end,
+                    score,
+                    True,
+                )
+                citations.append(citation)
+            parts.append(f"{sentence.rstrip()} [{citation.number}]")
+        confidence = min(score for _, _, score in kept)
+        timings["total_ms"] = (time.perf_counter() - started) * 1000
+        return Answer(
+            question=question,
+            text=" ".join(parts),
+            abstained=False,
+            citations=citations,
+            hits=list(hits),
+            timings=StageTimings(**timings),
+            draft=draft,
+            reason=reason,
+            confidence=confidence,
+            retrieval_query=query,
+        )
+
+    def _abstain(
+        self,
+        question: str,
+        query: str,
+        hits: Sequence[Hit],
+        reason: str,
+        timings: dict[str, float],
+        started: float,
+        draft: str = "",
+    ) -> Answer:
+        closest = [
+            _span_citation(i, hit, 0, len(hit.chunk.text), hit.dense_score or 0.0, False)
+            for i, hit in enumerate(hits[:3], start=1)
+        ]
+        timings["total_ms"] = (time.perf_counter() - started) * 1000
+        text = ABSTAIN_TEXT + (" The closest passages are listed below." if closest else "")
+        return Answer(
+            question=question,
+            text=text,
+            abstained=True,
+            citations=closest,
+            hits=list(hits),
+            timings=StageTimings(**timings),
+            draft=draft,
+            reason=reason,
+            confidence=0.0,
+            retrieval_query=query,
+        )

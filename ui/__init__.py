@@ -1,0 +1,1 @@
+"""Chat window (Gradio) over the QA stage."""
