@@ -23,15 +23,20 @@ import time
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from corpus.errors import QuestionError
 from indexer.embedder import Embedder
 from qa.generator import Generator, Message
+from qa.abstention import AbstentionFeatures, AbstentionModel
 from qa.grounding import (
     PassageSentence,
     best_support,
+    content_words,
+    missing_share,
+    novel_words,
     passage_sentences,
     split_answer,
     unsupported_terms,
@@ -59,10 +64,10 @@ class AnswerConfig:
     sentence_weight: float = 0.7
     max_new_tokens: int = 64
     max_answer_sentences: int = 1
-    min_retrieval_score: float = 0.20
+    min_retrieval_score: float = 0.05
     min_support: float = 0.55
-    min_quote_score: float = 0.45
     max_question_chars: int = MAX_QUESTION_CHARS
+    abstention_model: str = ""  # path of a refitted model; empty: the shipped one
 
 
 @dataclass(frozen=True)
@@ -103,8 +108,64 @@ def clean_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> str:
 class _Evidence:
     sentence: PassageSentence
     hit: Hit
-    question_score: float
+    question_score: float  # blended with the chunk's score, for ranking
+    similarity: float  # the sentence's own cosine to the question
     vector: np.ndarray
+
+
+@dataclass(frozen=True)
+class _CheckedSentence:
+    """A draft sentence and what the grounding checks found."""
+
+    sentence: str
+    support: _Evidence
+    similarity: float
+    invented: bool
+    restates: bool
+
+    def supported(self, min_support: float) -> bool:
+        return not self.invented and not self.restates and self.similarity >= min_support
+
+
+def _abstain_reason(features: AbstentionFeatures, checked: Sequence[_CheckedSentence]) -> str:
+    if features.invented:
+        return "the draft named things or numbers that no passage holds"
+    if features.missing >= 0.5:
+        return "the passages do not mention what the question asks about"
+    if checked and all(c.restates for c in checked):
+        return "the draft only restated the question"
+    return "the passages do not answer the question closely enough"
+
+
+def shorten_quote(sentence: str, question: str, max_words: int = 30) -> str:
+    """Cut a long quoted sentence down to the clause that shares most words with
+    the question (with its neighbours while under ``max_words``).
+
+    >>> shorten_quote("Short one.", "anything")
+    'Short one.'
+    """
+    words = sentence.split()
+    if len(words) <= max_words:
+        return sentence
+    clauses = [c.strip() for c in re.split(r"(?<=[,;:])\s+|\s+[-–—]\s+", sentence) if c.strip()]
+    asked = content_words(question)
+    overlap = [len(content_words(c) & asked) for c in clauses]
+    best = max(range(len(clauses)), key=lambda i: (overlap[i], -abs(len(clauses[i].split()) - 15)))
+    first, last = best, best
+    while True:
+        grown = False
+        for candidate in (last + 1, first - 1):
+            if 0 <= candidate < len(clauses):
+                lo, hi = min(first, candidate), max(last, candidate)
+                if len(" ".join(clauses[lo : hi + 1]).split()) <= max_words:
+                    first, last, grown = lo, hi, True
+                    break
+        if not grown:
+            break
+    text = " ".join(clauses[first : last + 1])
+    if len(text.split()) > max_words:
+        text = " ".join(text.split()[:max_words])
+    return text.rstrip(",;:") + ("" if text.endswith((".", "!", "?")) else "…")
 
 
 def _span_citation(
@@ -147,6 +208,9 @@ class Answerer:
         self.generator = generator
         self.embedder = embedder
         self.config = config or AnswerConfig()
+        self.abstention_model = AbstentionModel.load(
+            Path(self.config.abstention_model) if self.config.abstention_model else None
+        )
 
     def run(
         self, question: str, *, top_k: int | None = None, retrieval_query: str | None = None
@@ -214,6 +278,7 @@ class Answerer:
                 hit=top_hits[s.hit_index],
                 question_score=weight * float(sim)
                 + (1 - weight) * float(top_hits[s.hit_index].dense_score or 0.0),
+                similarity=float(sim),
                 vector=sentence_vectors[i],
             )
             for i, (s, sim) in enumerate(zip(sentences, similarity, strict=True))
@@ -232,77 +297,47 @@ class Answerer:
     ) -> Answer:
         grounding_started = time.perf_counter()
         if not evidence:
-            return self._abstain(
-                question, query, hits, "no passage sentences", timings, started, draft
-            )
-        passages = [e.hit.chunk.embedding_text for e in evidence]
-        draft_sentences = split_answer(draft, self.config.max_answer_sentences)
+            return self._abstain(question, query, hits, "no passage sentences", timings, started, draft)
+        passages = [h.chunk.embedding_text for h in hits[: self.config.evidence_hits]]
         evidence_vectors = np.stack([e.vector for e in evidence])
-        kept: list[tuple[str, _Evidence, float]] = []
-        invented: list[str] = []
-        if draft_sentences:
-            draft_vectors = self.embedder.embed(draft_sentences)
-            for sentence, vector in zip(draft_sentences, draft_vectors, strict=True):
-                missing = unsupported_terms(sentence, [*passages, question])
-                if missing:
-                    invented.extend(missing)
-                    continue
-                index, similarity = best_support(vector, evidence_vectors)
-                if similarity >= self.config.min_support:
-                    kept.append((sentence, evidence[index], similarity))
+        checked = self._check_draft(question, draft, passages, evidence, evidence_vectors)
+        supported = [c for c in checked if c.supported(self.config.min_support)]
+        features = AbstentionFeatures(
+            retrieval=max((h.dense_score or 0.0) for h in hits),
+            evidence=max(e.similarity for e in evidence),
+            support=max((c.similarity for c in checked if not c.invented), default=0.0),
+            invented=float(any(c.invented for c in checked)),
+            missing=missing_share(content_words(query), passages),
+            restates=float(all(c.restates for c in checked)) if checked else 1.0,
+        )
+        probability = self.abstention_model.probability(features)
         timings["ground_ms"] = (time.perf_counter() - grounding_started) * 1000
+        if probability < self.abstention_model.threshold:
+            reason = _abstain_reason(features, checked)
+            return self._abstain(question, query, hits, reason, timings, started, draft, features)
 
-        if invented and not kept:
-            return self._abstain(
-                question,
-                query,
-                hits,
-                f"the draft named {', '.join(invented[:4])}, which no passage mentions",
-                timings,
-                started,
-                draft,
-            )
-        if not kept:
-            best = evidence[0]
-            if best.question_score < self.config.min_quote_score:
-                return self._abstain(
-                    question,
-                    query,
-                    hits,
-                    "no passage sentence answers the question",
-                    timings,
-                    started,
-                    draft,
-                )
-            kept = [(best.sentence.text, best, best.question_score)]
-            reason = "quoted the best-matching passage sentence (the draft was not supported)"
-        else:
+        if supported:
+            kept = [(c.sentence, c.support, c.similarity) for c in supported]
             reason = "draft supported by the cited passages"
+        else:
+            best = evidence[0]
+            kept = [(shorten_quote(best.sentence.text, question), best, best.similarity)]
+            reason = "quoted the best-matching passage sentence (the draft was not supported)"
 
         citations: list[Citation] = []
         parts: list[str] = []
         for sentence, support, score in kept:
+            span_start = support.hit.chunk.start + support.sentence.start
             citation = next(
-                (
-                    c
-                    for c in citations
-                    if c.chunk_id == support.hit.chunk.chunk_id
-                    and c.start == support.hit.chunk.start + support.sentence.start
-                ),
+                (c for c in citations if c.chunk_id == support.hit.chunk.chunk_id and c.start == span_start),
                 None,
             )
             if citation is None:
                 citation = _span_citation(
-                    len(citations) + 1,
-                    support.hit,
-                    support.sentence.start,
-                    support.sentence.end,
-                    score,
-                    True,
+                    len(citations) + 1, support.hit, support.sentence.start, support.sentence.end, score, True
                 )
                 citations.append(citation)
             parts.append(f"{sentence.rstrip()} [{citation.number}]")
-        confidence = min(score for _, _, score in kept)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         return Answer(
             question=question,
@@ -313,9 +348,36 @@ class Answerer:
             timings=StageTimings(**timings),
             draft=draft,
             reason=reason,
-            confidence=confidence,
+            confidence=probability,
             retrieval_query=query,
+            features=features,
         )
+
+    def _check_draft(
+        self,
+        question: str,
+        draft: str,
+        passages: Sequence[str],
+        evidence: Sequence[_Evidence],
+        evidence_vectors: np.ndarray,
+    ) -> list[_CheckedSentence]:
+        sentences = split_answer(draft, self.config.max_answer_sentences)
+        if not sentences:
+            return []
+        vectors = self.embedder.embed(sentences)
+        checked = []
+        for sentence, vector in zip(sentences, vectors, strict=True):
+            index, similarity = best_support(vector, evidence_vectors)
+            checked.append(
+                _CheckedSentence(
+                    sentence=sentence,
+                    support=evidence[index],
+                    similarity=similarity,
+                    invented=bool(unsupported_terms(sentence, [*passages, question])),
+                    restates=not novel_words(sentence, question),
+                )
+            )
+        return checked
 
     def _abstain(
         self,
@@ -326,6 +388,7 @@ class Answerer:
         timings: dict[str, float],
         started: float,
         draft: str = "",
+        features: AbstentionFeatures | None = None,
     ) -> Answer:
         closest = [
             _span_citation(i, hit, 0, len(hit.chunk.text), hit.dense_score or 0.0, False)
@@ -344,4 +407,5 @@ class Answerer:
             reason=reason,
             confidence=0.0,
             retrieval_query=query,
+            features=features,
         )

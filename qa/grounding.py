@@ -212,3 +212,61 @@ def split_answer(text: str, max_sentences: int = 2) -> list[str]:
         if len(sentences) == max_sentences:
             break
     return sentences
+
+
+_STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further had
+    has have having he her here hers herself him himself his how i if in into is it its itself just
+    me more most my myself no nor not now of off on once only or other our ours out over own same she
+    should so some such than that the their theirs them themselves then there these they this those
+    through to too under until up very was we were what when where which while who whom why will with
+    would you your yours s t don's also many much did does done get got make made one ones kind
+    name named called tell know""".split()
+)
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased words that carry meaning (no stopwords, possessives cut).
+
+    >>> sorted(content_words("What is Lei Jun's wife's name?"))
+    ['jun', 'lei', 'wife']
+    """
+    words = set()
+    for match in _WORD.finditer(text.casefold()):
+        word = re.sub(r"['’]s$", "", match.group())
+        if word not in _STOPWORDS and (len(word) > 1 or word.isdigit()):
+            words.add(word)
+    return words
+
+
+def _stem(word: str) -> str:
+    """A crude suffix stripper, enough to match "founded" with "founder"."""
+    for suffix in ("ings", "ing", "ers", "er", "ed", "es", "s", "ly"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def missing_share(words: set[str], passages: Sequence[str]) -> float:
+    """Share of ``words`` found (by crude stem) in none of ``passages``.
+
+    >>> missing_share({"wife", "lei"}, ["Lei Jun was born in 1969."])
+    0.5
+    """
+    if not words:
+        return 0.0
+    present = {_stem(w) for p in passages for w in content_words(p)}
+    return sum(1 for w in words if _stem(w) not in present) / len(words)
+
+
+def novel_words(answer: str, question: str) -> set[str]:
+    """Content words of the answer that the question did not already hold: an
+    answer without any only restates the question.
+
+    >>> novel_words("Lei Jun's wife is Lei Jun.", "Who is Lei Jun's wife?")
+    set()
+    """
+    asked = {_stem(w) for w in content_words(question)}
+    return {w for w in content_words(answer) if _stem(w) not in asked}

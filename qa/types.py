@@ -75,6 +75,7 @@ class Answer:
     reason: str = ""
     confidence: float = 0.0
     retrieval_query: str = ""
+    features: Any = None  # qa.abstention.AbstentionFeatures, when grounding ran
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape printed by ``ragqa ask --json``."""
@@ -110,5 +111,6 @@ class Answer:
             ],
             "draft": self.draft,
             "retrieval_query": self.retrieval_query,
+            "features": asdict(self.features) if self.features is not None else None,
             "timings_ms": {k: round(v, 1) for k, v in asdict(self.timings).items()},
         }

@@ -1,0 +1,119 @@
+"""Deciding when to say "the documents don't say".
+
+The decision is a logistic model over a few scores that every answer
+produces (:class:`AbstentionFeatures`). Its weights are *fitted* on a question
+set with both answerable and unanswerable questions, by
+``python -m eval.fit_abstention`` (see the README), and shipped in
+``qa/abstention_model.json`` with the data they were fitted on and their
+cross-validated figures. A user can refit on their own questions and point
+``answer.abstention_model`` at the result.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from corpus.errors import ConfigError
+
+SHIPPED_MODEL = Path(__file__).resolve().parent / "abstention_model.json"
+
+
+@dataclass(frozen=True)
+class AbstentionFeatures:
+    """Scores in [0, 1] (cosines may dip below 0) describing one answer attempt."""
+
+    retrieval: float  # best chunk cosine to the question
+    evidence: float  # best sentence cosine to the question
+    support: float  # cosine of the draft to its best supporting sentence (0: no usable draft)
+    invented: float  # 1: the draft names things or numbers no passage holds
+    missing: float  # share of the question's content words absent from the passages
+    restates: float  # 1: the draft adds nothing to the question
+
+    def vector(self) -> list[float]:
+        return [float(getattr(self, f.name)) for f in fields(self)]
+
+    @staticmethod
+    def names() -> list[str]:
+        return [f.name for f in fields(AbstentionFeatures)]
+
+
+@dataclass(frozen=True)
+class AbstentionModel:
+    """``P(answerable) = sigmoid(bias + weights . features)``; abstain below ``threshold``."""
+
+    weights: dict[str, float]
+    bias: float
+    threshold: float = 0.5
+    notes: dict[str, object] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        expected = set(AbstentionFeatures.names())
+        if set(self.weights) != expected:
+            raise ConfigError(
+                f"Abstention model weights must name exactly {sorted(expected)}; got {sorted(self.weights)}."
+            )
+
+    def probability(self, features: AbstentionFeatures) -> float:
+        z = self.bias + sum(self.weights[name] * value for name, value in zip(
+            AbstentionFeatures.names(), features.vector(), strict=True))
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+    def should_abstain(self, features: AbstentionFeatures) -> bool:
+        return self.probability(features) < self.threshold
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> AbstentionModel:
+        path = path or SHIPPED_MODEL
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(
+                weights={str(k): float(v) for k, v in data["weights"].items()},
+                bias=float(data["bias"]),
+                threshold=float(data.get("threshold", 0.5)),
+                notes=dict(data.get("notes", {})),
+            )
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+            raise ConfigError(f"Cannot read the abstention model {path}: {error!r}") from error
+
+
+def fit_logistic(
+    features: Sequence[AbstentionFeatures],
+    answerable: Sequence[bool],
+    *,
+    l2: float = 0.1,
+    steps: int = 4000,
+    learning_rate: float = 0.5,
+) -> tuple[dict[str, float], float]:
+    """Fit weights and bias by gradient descent on the L2-regularised log loss,
+    classes weighted equally (unanswerable questions are the minority).
+
+    >>> f = [AbstentionFeatures(0.8, 0.8, 0.8, 0, 0, 0), AbstentionFeatures(0.2, 0.2, 0, 1, 1, 1)]
+    >>> w, b = fit_logistic(f, [True, False])
+    >>> w["retrieval"] > 0 and w["invented"] < 0
+    True
+    """
+    if len(features) != len(answerable) or not features:
+        raise ValueError("features and labels must be non-empty and of equal length")
+    x = np.array([f.vector() for f in features], dtype=np.float64)
+    y = np.array(answerable, dtype=np.float64)
+    positives = max(1.0, y.sum())
+    negatives = max(1.0, len(y) - y.sum())
+    sample_weight = np.where(y > 0, len(y) / (2 * positives), len(y) / (2 * negatives))
+    weights = np.zeros(x.shape[1])
+    bias = 0.0
+    for _ in range(steps):
+        z = np.clip(x @ weights + bias, -50, 50)
+        p = 1.0 / (1.0 + np.exp(-z))
+        error = (p - y) * sample_weight
+        weights -= learning_rate * (x.T @ error / len(y) + l2 * weights)
+        bias -= learning_rate * float(error.mean())
+    return dict(zip(AbstentionFeatures.names(), map(float, weights), strict=True)), float(bias)

@@ -1,0 +1,110 @@
+"""``ragqa calibrate``: fit the abstention model on a question set.
+
+Runs every question of a file in the evaluation format (it must hold both
+answerable and unanswerable questions), records each answer's
+:class:`~qa.abstention.AbstentionFeatures`, fits the logistic model, and
+reports abstention recall and false-abstention rate both on the fitting data
+and by k-fold cross-validation (the honest estimate for unseen questions).
+The shipped ``qa/abstention_model.json`` was made with::
+
+    ragqa calibrate --questions eval/dev_questions.jsonl --out qa/abstention_model.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from corpus.errors import EvaluationError
+from qa.abstention import AbstentionFeatures, AbstentionModel, fit_logistic
+
+
+def _rates(model: AbstentionModel, features: Sequence[AbstentionFeatures], labels: Sequence[bool]) -> dict[str, float]:
+    unanswerable = [f for f, y in zip(features, labels, strict=True) if not y]
+    answerable = [f for f, y in zip(features, labels, strict=True) if y]
+    recall = sum(model.should_abstain(f) for f in unanswerable) / max(1, len(unanswerable))
+    false_rate = sum(model.should_abstain(f) for f in answerable) / max(1, len(answerable))
+    return {"abstention.recall": round(recall, 4), "abstention.false_rate": round(false_rate, 4)}
+
+
+def cross_validate(
+    features: Sequence[AbstentionFeatures], labels: Sequence[bool], folds: int = 5, seed: int = 7
+) -> dict[str, float]:
+    """Abstention recall and false rate of models fitted without the fold they judge."""
+    order = list(range(len(features)))
+    random.Random(seed).shuffle(order)
+    abstained = [False] * len(features)
+    for fold in range(folds):
+        held_out = set(order[fold::folds])
+        train = [i for i in order if i not in held_out]
+        weights, bias = fit_logistic([features[i] for i in train], [labels[i] for i in train])
+        model = AbstentionModel(weights, bias)
+        for i in held_out:
+            abstained[i] = model.should_abstain(features[i])
+    unanswerable = [i for i, y in enumerate(labels) if not y]
+    answerable = [i for i, y in enumerate(labels) if y]
+    return {
+        "abstention.recall": round(sum(abstained[i] for i in unanswerable) / max(1, len(unanswerable)), 4),
+        "abstention.false_rate": round(sum(abstained[i] for i in answerable) / max(1, len(answerable)), 4),
+        "folds": folds,
+    }
+
+
+def collect_features(pipeline: Any, questions: Sequence[dict[str, Any]]) -> tuple[list[AbstentionFeatures], list[bool]]:
+    features, labels = [], []
+    for number, item in enumerate(questions, start=1):
+        answer = pipeline.ask(item["question"])
+        if answer.features is None:  # nothing retrieved at all
+            continue
+        features.append(answer.features)
+        labels.append(bool(item["answerable"]))
+        print(f"\r{number}/{len(questions)} questions", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    return features, labels
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    from ragqa.cli import _ensure_index, _pipeline
+
+    path: Path = args.questions
+    try:
+        questions = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    except (OSError, ValueError) as error:
+        raise EvaluationError(f"{path}: cannot read the question file ({error})") from error
+    if {bool(q.get("answerable")) for q in questions} != {True, False}:
+        raise EvaluationError(f"{path}: calibration needs both answerable and unanswerable questions.")
+    settings, pipeline = _pipeline(args)
+    _ensure_index(pipeline, settings)
+    features, labels = collect_features(pipeline, questions)
+    weights, bias = fit_logistic(features, labels)
+    model = AbstentionModel(weights, bias)
+    report = {
+        "fitted_on": str(path),
+        "n_questions": len(labels),
+        "n_unanswerable": labels.count(False),
+        "training": _rates(model, features, labels),
+        "cross_validated": cross_validate(features, labels),
+    }
+    model = replace(model, notes=report)
+    if args.out:
+        model.save(args.out)
+    print(json.dumps({"weights": weights, "bias": bias, **report}, indent=2))
+    return 0
+
+
+def add_command(commands: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
+    parser = commands.add_parser(
+        "calibrate",
+        help="fit the abstention model on a question set",
+        description="Fit when to abstain from a question file (evaluation format) that holds "
+        "answerable and unanswerable questions; prints the weights and cross-validated rates.",
+    )
+    parser.add_argument("--questions", type=Path, required=True, help="question file (JSON Lines)")
+    parser.add_argument("--out", type=Path, help="write the fitted model here (JSON)")
+    add_common(parser)

@@ -1,0 +1,57 @@
+"""Shared fixtures. Real models are loaded once per test session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS_DIR = REPO_ROOT / "artifacts"
+
+
+@pytest.fixture(scope="session")
+def real_embedder():
+    from indexer.embedder import make_embedder
+
+    return make_embedder()
+
+
+@pytest.fixture(scope="session")
+def real_generator():
+    from qa.generator import GeneratorConfig, make_generator
+
+    return make_generator(GeneratorConfig())
+
+
+@pytest.fixture(scope="session")
+def default_index_dir(tmp_path_factory, real_embedder) -> Path:
+    """The shipped Lei Jun collection, indexed once with the real embedder."""
+    from qa.pipeline import Pipeline, PipelineConfig
+
+    index_dir = tmp_path_factory.mktemp("default-index") / "index"
+    Pipeline(PipelineConfig(index_dir=index_dir), embedder=real_embedder).build_index(None)
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def real_pipeline(default_index_dir, real_embedder, real_generator):
+    """The real pipeline over the default collection (read-only: do not add documents)."""
+    from qa.pipeline import Pipeline, PipelineConfig
+
+    return Pipeline(
+        PipelineConfig(index_dir=default_index_dir), embedder=real_embedder, generator=real_generator
+    )
+
+
+@pytest.fixture
+def artifacts_dir() -> Path:
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    return ARTIFACTS_DIR

@@ -1,0 +1,144 @@
+"""The answerer's logic with fake models: grounding, citations, abstention."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from corpus.documents import Document
+from corpus.errors import QuestionError
+from indexer.builder import IndexBuilder
+from indexer.saved_index import SavedIndex
+from qa.abstention import AbstentionFeatures, AbstentionModel
+from qa.answerer import AnswerConfig, Answerer, Token, clean_question, shorten_quote
+from qa.retriever import Retriever
+from tests.fakes import HashEmbedder, ScriptedGenerator
+
+TEXT = (
+    "Lei Jun was born on December 16, 1969, in Xiantao, Hubei, China. "
+    "He studied computer science at Wuhan University. "
+    "When Lei Jun launched Xiaomi in 2010 he was already 40. "
+    "Kingsoft went public in Hong Kong in 2007."
+)
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> SavedIndex:
+    embedder = HashEmbedder()
+    document = Document(doc_id="bio", title="Lei Jun biography", source_path="bio.txt", text=TEXT)
+    IndexBuilder(embedder).build([document], tmp_path / "index")
+    return SavedIndex.open(tmp_path / "index", embedding_model=embedder.model_name)
+
+
+def _model(tmp_path: Path, **weights: float) -> str:
+    """A transparent abstention model: answer unless a named feature fires."""
+    all_weights = dict.fromkeys(AbstentionFeatures.names(), 0.0) | weights
+    path = tmp_path / "model.json"
+    AbstentionModel(all_weights, bias=1.0).save(path)
+    return str(path)
+
+
+def _answerer(index: SavedIndex, reply: str, model_path: str, **config: object) -> Answerer:
+    embedder = HashEmbedder()
+    return Answerer(
+        Retriever(index, embedder),
+        ScriptedGenerator(reply),
+        embedder,
+        AnswerConfig(abstention_model=model_path, min_support=0.5, **config),  # type: ignore[arg-type]
+    )
+
+
+def test_supported_draft_is_cited_with_exact_span(index: SavedIndex, tmp_path: Path) -> None:
+    answerer = _answerer(index, "Lei Jun was born in Xiantao, Hubei, China.", _model(tmp_path))
+    answer = answerer.run("Where was Lei Jun born?")
+    assert not answer.abstained
+    assert answer.text.startswith("Lei Jun was born in Xiantao") and answer.text.endswith("[1]")
+    assert len(answer.citations) == 1
+    citation = answer.citations[0]
+    document = index.store.document(citation.doc_id)
+    assert document is not None
+    assert document.text[citation.start : citation.end] == citation.text
+    assert "Xiantao" in citation.text
+
+
+def test_invented_names_lead_to_abstention(index: SavedIndex, tmp_path: Path) -> None:
+    answerer = _answerer(index, "Lei Jun's wife is Li Wei.", _model(tmp_path, invented=-10.0))
+    answer = answerer.run("Who is Lei Jun's wife?")
+    assert answer.abstained
+    assert answer.text.startswith("The documents don't say")
+    assert answer.features is not None and answer.features.invented == 1.0
+    assert all(not c.supports_answer for c in answer.citations)
+    assert "no passage holds" in answer.reason or "named" in answer.reason
+
+
+def test_unsupported_draft_is_replaced_by_a_quote(index: SavedIndex, tmp_path: Path) -> None:
+    answerer = _answerer(index, "Lei Jun is a famous person.", _model(tmp_path))
+    answer = answerer.run("How old was Lei Jun when he launched Xiaomi?")
+    assert not answer.abstained
+    assert "quoted" in answer.reason
+    quoted = answer.citations[0]
+    assert quoted.text in TEXT
+    assert answer.text.split(" [")[0] in TEXT
+
+
+def test_stream_yields_tokens_then_answer(index: SavedIndex, tmp_path: Path) -> None:
+    answerer = _answerer(index, "Lei Jun was born in Xiantao.", _model(tmp_path))
+    events = list(answerer.stream("Where was Lei Jun born?"))
+    assert all(isinstance(e, Token) for e in events[:-1]) and len(events) > 2
+    assert "".join(e.text for e in events[:-1]).strip() == "Lei Jun was born in Xiantao."
+    final = events[-1]
+    assert not isinstance(final, Token)
+    assert final.timings.total_ms >= final.timings.retrieve_ms > 0
+    assert json.loads(json.dumps(final.to_dict()))["answer"] == final.text
+
+
+def test_prompt_holds_numbered_passages_and_question(index: SavedIndex, tmp_path: Path) -> None:
+    generator = ScriptedGenerator("Xiantao.")
+    embedder = HashEmbedder()
+    answerer = Answerer(Retriever(index, embedder), generator, embedder, AnswerConfig(abstention_model=_model(tmp_path)))
+    answerer.run("Where was Lei Jun born?")
+    user = generator.prompts[0][-1]["content"]
+    assert "[1] " in user and "Question: Where was Lei Jun born?" in user
+
+
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [
+        ("", "empty"),
+        ("   \n\t ", "empty"),
+        ("?!?! ...", "no words"),
+        ("x" * 1001, "limit is 1000"),
+    ],
+)
+def test_bad_questions_are_refused(question: str, message: str) -> None:
+    with pytest.raises(QuestionError, match=message):
+        clean_question(question)
+
+
+def test_clean_question_strips_control_characters() -> None:
+    assert clean_question("Who\x00 is\x1b Lei Jun?") == "Who is Lei Jun?"
+    assert clean_question("雷军是谁？") == "雷军是谁？"
+
+
+def test_shorten_quote_keeps_the_clause_that_matches() -> None:
+    sentence = (
+        "Although he had led office software maker Kingsoft to an IPO in Hongkong in 2007, he was "
+        "disappointed, because the company had battled Microsoft for sixteen long years without "
+        "winning, and he felt he had lost the golden years of the internet."
+    )
+    short = shorten_quote(sentence, "Where did Kingsoft have its IPO?")
+    assert "Kingsoft" in short and len(short.split()) <= 30
+
+
+def test_abstention_model_file_round_trip(tmp_path: Path) -> None:
+    path = _model(tmp_path, retrieval=2.0)
+    model = AbstentionModel.load(Path(path))
+    assert model.weights["retrieval"] == 2.0
+    assert model.probability(AbstentionFeatures(1, 0, 0, 0, 0, 0)) > model.probability(AbstentionFeatures(0, 0, 0, 0, 0, 0))
+
+
+def test_shipped_abstention_model_loads() -> None:
+    model = AbstentionModel.load()
+    assert set(model.weights) == set(AbstentionFeatures.names())
