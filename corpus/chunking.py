@@ -156,13 +156,39 @@ def _split_long_span(
             piece_end += 1
         s, e = start + words[piece_start][0], start + words[piece_end - 1][1]
         if count_tokens(text[s:e]) > max_tokens:
-            # One "word" over budget (e.g. a long URL or a line with no spaces).
-            step = max(1, max_tokens * 2)
-            for cut in range(s, e, step):
-                yield cut, min(cut + step, e)
+            # One "word" over budget (e.g. a long URL, or CJK text, which has
+            # no spaces and costs about a word piece per character).
+            while s < e:
+                cut = _fitting_prefix_end(text, s, e, max_tokens, count_tokens)
+                yield s, cut
+                s = cut
         else:
             yield s, e
         piece_start = piece_end
+
+
+def _fitting_prefix_end(
+    text: str, start: int, end: int, max_tokens: int, count_tokens: TokenCounter
+) -> int:
+    """The largest ``cut`` with ``text[start:cut]`` within ``max_tokens`` (found by
+    bisection, always at least one character on), for cutting a run with no spaces.
+
+    >>> _fitting_prefix_end("雷军创办了小米", 0, 7, 3, len)
+    3
+    """
+    # No word piece spans more than a few dozen characters, so a piece of this
+    # length is already over any budget; it bounds the tokenizer calls' cost.
+    low, high = start + 1, min(end, start + 32 * max(1, max_tokens))
+    if count_tokens(text[start:high]) <= max_tokens:
+        return high
+    high -= 1
+    while low < high:
+        middle = (low + high + 1) // 2
+        if count_tokens(text[start:middle]) <= max_tokens:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def _units(
@@ -202,14 +228,20 @@ def chunk_spans(
         if last + 1 >= len(units):
             break
         # Step back over trailing sentences that fit the overlap budget, but
-        # always move forward by at least one unit.
+        # always move forward by at least one unit, and only as far as still
+        # leaves room for the next new unit: otherwise the next chunk would be
+        # the overlap alone, a duplicate of text the previous chunk holds.
         next_first = last + 1
+        new_cost = units[next_first][2]
         overlap = 0
-        while (
-            next_first - 1 > first and overlap + units[next_first - 1][2] <= config.overlap_tokens
-        ):
+        while next_first - 1 > first:
+            cost = units[next_first - 1][2]
+            if overlap + cost > config.overlap_tokens:
+                break
+            if overlap + cost + new_cost > config.max_tokens:
+                break
             next_first -= 1
-            overlap += units[next_first][2]
+            overlap += cost
         first = next_first
     return spans
 

@@ -58,6 +58,34 @@ def document_id(path: Path) -> str:
     return f"{slug}-{hashlib.sha1(resolved.encode('utf-8')).hexdigest()[:8]}"
 
 
+MAX_TITLE_CHARS = 150
+"""Titles are embedded with every chunk of their document, so a long one (a
+PDF's metadata, a run-on Markdown heading) would crowd out the passage."""
+
+
+# Control characters and lone surrogates (a PDF's metadata can hold either):
+# the title is stored as UTF-8 and shown in the chat window.
+_UNWRITABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def usable_title(raw: str | None) -> str | None:
+    """Drop control characters, collapse whitespace and cut a title to :data:`MAX_TITLE_CHARS` at a word
+    boundary; an empty title is no title.
+
+    >>> usable_title("  Lei Jun:   a short   biography ")
+    'Lei Jun: a short biography'
+    >>> usable_title("word " * 100)[-6:]
+    ' word…'
+    """
+    title = " ".join(_UNWRITABLE.sub(" ", raw or "").split())
+    if len(title) <= MAX_TITLE_CHARS:
+        return title or None
+    cut = title[: MAX_TITLE_CHARS - 1]
+    if " " in cut[MAX_TITLE_CHARS // 2 :]:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:-") + "…"
+
+
 def _title_from_stem(path: Path) -> str:
     words = re.sub(r"[_\-]+", " ", path.stem).strip()
     return words[:1].upper() + words[1:] if words else path.name
@@ -127,11 +155,14 @@ def load_document(
     """Load, clean and wrap one file. Raises :class:`DocumentError` subclasses."""
     extracted = extract_text(path, max_bytes=max_bytes)
     text = clean_text(extracted.text)
-    if not text:
+    if not text.strip():
         raise DocumentError(path, "has no text after cleaning; check that it is not empty")
     return Document(
         doc_id=document_id(path),
-        title=title or extracted.title or _title_from_stem(path),
+        title=usable_title(title)
+        or usable_title(extracted.title)
+        or usable_title(_title_from_stem(path))
+        or path.name,
         source_path=str(path.resolve()),
         text=text,
     )
@@ -151,6 +182,10 @@ def load_collection(
             report.documents.append(
                 load_document(path, max_bytes=max_bytes, title=folder_titles.get(path.name))
             )
+        except DocumentError as error:
+            # The path is the skip's own field; the reason need not repeat it.
+            reason = error.reason if error.path == str(path) else str(error)
+            report.skipped.append(SkippedFile(str(path), reason))
         except RagqaError as error:
             report.skipped.append(SkippedFile(str(path), str(error)))
     for skip in report.skipped:

@@ -24,13 +24,14 @@ import numpy as np
 
 from corpus.chunking import ChunkingConfig, chunk_document
 from corpus.documents import Chunk, Document
-from corpus.errors import ConfigError, RagqaError, SavedIndexError
+from corpus.errors import CollectionError, ConfigError, RagqaError, SavedIndexError
 from indexer.chunk_store import ChunkStore, write_chunk_store
 from indexer.embedder import Embedder
 from indexer.keyword_index import build_keyword_index
 from indexer.layout import (
     BUILDING_PREFIX,
     LOCK_FILE,
+    POINTER_FILE,
     check_index_dir_usable,
     fsync_directory,
     live_generation,
@@ -44,7 +45,7 @@ from indexer.saved_index import (
     EMBEDDINGS_FILE,
     VECTORS_FILE,
     load_embeddings,
-    read_manifest,
+    verified_manifest,
 )
 from indexer.vector_index import VectorIndexConfig, build_vector_index, save_vector_index
 
@@ -83,30 +84,39 @@ class _Previous:
 def _load_previous(
     index_dir: Path, embedder: Embedder, chunking: ChunkingConfig
 ) -> _Previous | None:
-    try:
-        generation = live_generation(index_dir)
-        manifest = read_manifest(generation)
-        manifest.check_compatible(embedding_model=embedder.model_name, where=index_dir)
-        store = ChunkStore(generation / CHUNKS_FILE)
-        embeddings = load_embeddings(generation)
-    except RagqaError as error:
-        if (index_dir / "CURRENT").exists():
-            logger.warning("Not reusing the existing index (%s); embedding everything.", error)
+    """The live generation's chunks and vectors, if it passes every check a
+    load makes (a damaged index must not leak into the new one)."""
+    if not (index_dir / POINTER_FILE).exists():
         return None
     try:
+        generation = live_generation(index_dir)
+        manifest = verified_manifest(
+            generation, embedding_model=embedder.model_name, where=index_dir
+        )
+        store = ChunkStore(generation / CHUNKS_FILE)
+    except RagqaError as error:
+        logger.warning("Not reusing the existing index (%s); embedding everything.", error)
+        return None
+    try:
+        embeddings = load_embeddings(generation)
         chunks = store.all_chunks()
-        if len(chunks) != len(embeddings):
+        if len(chunks) != len(embeddings) or len(chunks) != manifest.n_chunks:
             logger.warning("Existing index is inconsistent; embedding everything.")
             return None
+        # With other chunking settings the old chunks cannot be reused, but
+        # the vectors of chunks that come out the same still can.
         same_chunking = manifest.chunking == asdict(chunking)
         chunks_by_doc: dict[str, list[Chunk]] = {}
         vectors_by_text: dict[str, np.ndarray] = {}
         for row, chunk in enumerate(chunks):
             if same_chunking:
                 chunks_by_doc.setdefault(chunk.doc_id, []).append(chunk)
-            vectors_by_text[_text_key(chunk)] = np.asarray(embeddings[row], dtype=np.float32)
-        documents = {entry.doc_id: entry for entry in manifest.documents} if same_chunking else {}
+            vectors_by_text[_text_key(chunk)] = np.array(embeddings[row], dtype=np.float32)
+        documents = {entry.doc_id: entry for entry in manifest.documents}
         return _Previous(documents, chunks_by_doc, vectors_by_text)
+    except RagqaError as error:
+        logger.warning("Not reusing the existing index (%s); embedding everything.", error)
+        return None
     finally:
         store.close()
 
@@ -150,8 +160,16 @@ class IndexBuilder:
         *,
         show_progress: bool = False,
     ) -> BuildReport:
-        """Make ``documents`` the whole content of the index at ``index_dir``."""
+        """Make ``documents`` the whole content of the index at ``index_dir``.
+
+        An empty ``documents`` is refused rather than published: it would
+        replace a working index with an empty one."""
         started = time.perf_counter()
+        if not documents:
+            raise CollectionError(
+                "No documents to index: every file was skipped or no supported file was "
+                f"found. The index at {index_dir} was left as it was."
+            )
         index_dir = index_dir.expanduser()
         check_index_dir_usable(index_dir)
         index_dir.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from corpus.errors import IndexCorruptError
+from indexer.layout import REBUILD_HINT
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ class KeywordIndex:
             )
         except (OSError, ValueError, KeyError) as error:
             raise IndexCorruptError(
-                f"The keyword index in {directory} is unreadable ({error}). Rebuild the index."
+                f"The keyword index in {directory} is unreadable ({error}). {REBUILD_HINT}"
             ) from error
         self._n_rows = n_rows
 

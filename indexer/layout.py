@@ -30,6 +30,11 @@ BUILDING_PREFIX = ".building-"
 LOCK_FILE = ".lock"
 _GENERATION_NAME = re.compile(r"^gen-(\d{6})$")
 
+REBUILD_HINT = (
+    "Rebuild the index with `ragqa index` (name the files or folders you indexed, "
+    "and add --index-dir if you used one)."
+)
+
 
 def fsync_directory(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
@@ -49,11 +54,16 @@ def live_generation(index_dir: Path) -> Path:
             + ("" if index_dir.name == "default" else f", adding --index-dir {index_dir}")
             + "."
         )
-    name = pointer.read_text(encoding="utf-8").strip()
+    try:
+        name = pointer.read_bytes()[:64].decode("ascii").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        raise IndexCorruptError(
+            f"{pointer} is unreadable ({error}), so no generation of the index in "
+            f"{index_dir} can be trusted. {REBUILD_HINT}"
+        ) from error
     if not _GENERATION_NAME.match(name) or not (index_dir / name).is_dir():
         raise IndexCorruptError(
-            f"{pointer} names {name!r}, which is not a generation in {index_dir}. "
-            "Rebuild the index with `ragqa index`."
+            f"{pointer} names {name!r}, which is not a generation in {index_dir}. {REBUILD_HINT}"
         )
     return index_dir / name
 

@@ -16,11 +16,44 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-from corpus.errors import IndexNotFoundError, RagqaError
+from corpus.errors import ConfigError, IndexNotFoundError, RagqaError
 
 logger = logging.getLogger("ragqa")
 
 EXIT_USER_ERROR = 2
+# qa.answerer.MAX_QUESTION_CHARS, repeated so that building the parser (and
+# `--help`) need not import the answering stack; a test keeps them equal.
+DEFAULT_MAX_QUESTION_CHARS = 1000
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Logs to whatever ``sys.stderr`` is when a record is written, so that
+    running :func:`main` more than once in a process (tests, notebooks) never
+    writes to a stream that was swapped out or closed."""
+
+    @property
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass
+
+
+def _configure_logging(verbose: bool) -> None:
+    level = logging.INFO if verbose else logging.WARNING
+    root = logging.getLogger()
+    handler = next((h for h in root.handlers if isinstance(h, _StderrHandler)), None)
+    if handler is None:
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    # The handler filters too: some libraries (bm25s) set their own loggers to DEBUG.
+    handler.setLevel(level)
+    root.setLevel(level)
+    # pypdf warns about every flaw it repairs, without naming the file; the
+    # loaders report what matters, naming it.
+    logging.getLogger("pypdf").setLevel(logging.INFO if verbose else logging.ERROR)
 
 
 def _quiet_libraries() -> None:
@@ -66,8 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="ask one question",
         description="Answer one question from the index, with citations.",
     )
-    ask.add_argument("question", help="the question (quote it)")
-    ask.add_argument("--top-k", type=int, help="passages to retrieve (default from settings: 5)")
+    ask.add_argument(
+        "question",
+        help=f"the question, in quotes; at most {DEFAULT_MAX_QUESTION_CHARS} characters "
+        "(setting [answer] max_question_chars)",
+    )
+    ask.add_argument(
+        "--top-k", type=int, help="passages to retrieve, 1 to 100 (default from settings: 5)"
+    )
     ask.add_argument("--backend", choices=["llama-cpp", "transformers"], help="generator backend")
     ask.add_argument("--json", action="store_true", help="print one JSON object on standard output")
     _add_common(ask)
@@ -82,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     from ragqa import evaluation_cli
 
     evaluation_cli.add_commands(commands, _add_common)
+    from ragqa import calibration
+
+    calibration.add_command(commands, _add_common)
     return parser
 
 
@@ -129,26 +171,21 @@ def _print_build(outcome, as_json: bool) -> None:
 
 
 def run_index(args: argparse.Namespace) -> int:
+    # A build with no readable document is refused by the builder (the
+    # skipped files are logged on standard error), so stdout stays empty.
     _, pipeline = _pipeline(args)
     outcome = pipeline.build_index(args.paths or None, show_progress=sys.stderr.isatty())
     _print_build(outcome, args.json)
-    if outcome.build.n_documents == 0:
-        print("error: no document could be indexed; see the skipped files above.", file=sys.stderr)
-        return EXIT_USER_ERROR
     return 0
 
 
 def _ensure_index(pipeline, settings) -> None:
-    """Build the default collection's index on first use of the default location."""
+    """Build the default collection's index on first use of the default
+    location; anywhere else, a missing index is the user's to build."""
     if pipeline.index_exists():
         return
-    from ragqa.settings import default_data_dir
-
     default_location = settings.data_dir / "index" / "default"
-    if (
-        settings.index_dir != default_location
-        and settings.index_dir.parent != default_data_dir(os.environ) / "index"
-    ):
+    if settings.index_dir.expanduser().resolve() != default_location.expanduser().resolve():
         raise IndexNotFoundError(
             f"No index at {settings.index_dir}. Build one with "
             f"`ragqa index PATH --index-dir {settings.index_dir}`."
@@ -171,10 +208,20 @@ def _format_answer(answer) -> str:
 
 
 def run_ask(args: argparse.Namespace) -> int:
-    from qa.answerer import clean_question
+    from dataclasses import replace
 
-    clean_question(args.question)  # fail fast, before loading any model
-    settings, pipeline = _pipeline(args)
+    from qa.answerer import clean_question
+    from qa.pipeline import Pipeline
+
+    # Fail fast, before loading any model.
+    settings = _settings(args)
+    clean_question(args.question, settings.answer.max_question_chars)
+    if args.top_k is not None:
+        try:
+            replace(settings.retrieval, top_k=args.top_k)
+        except RagqaError as error:
+            raise ConfigError(f"--top-k {args.top_k}: {error}") from error
+    pipeline = Pipeline(settings.pipeline_config())
     _ensure_index(pipeline, settings)
     answer = pipeline.ask(args.question, top_k=args.top_k, backend=args.backend)
     if args.json:
@@ -191,9 +238,8 @@ def run_ui(args: argparse.Namespace) -> int:
         from dataclasses import replace
 
         settings = settings.replace(ui=replace(settings.ui, **ui_changes))
-    from ui.app import serve
-
     from qa.pipeline import Pipeline
+    from ui.app import serve
 
     pipeline = Pipeline(settings.pipeline_config())
     _ensure_index(pipeline, settings)
@@ -207,18 +253,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     _quiet_libraries()
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    _configure_logging(args.verbose)
     handlers = {"index": run_index, "ask": run_ask, "ui": run_ui}
     from ragqa import evaluation_cli
+    from ragqa.calibration import run_calibrate
 
     handlers.update(evaluation_cli.HANDLERS)
+    handlers["calibrate"] = run_calibrate
     try:
         return handlers[args.command](args)
     except RagqaError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as error:
+        # The disk or a path the user gave (an index folder that cannot be
+        # written, a full disk): theirs to fix, so a message, not a traceback.
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:

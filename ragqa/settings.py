@@ -19,6 +19,7 @@ Example ``ragqa.toml``::
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -39,6 +40,7 @@ from qa.retriever import RetrievalConfig
 from ui.config import UiConfig
 
 ENV_PREFIX = "RAGQA_"
+_TOP_LEVEL = ("data_dir", "index_dir", "max_file_bytes")
 SECTIONS: dict[str, type] = {
     "chunking": ChunkingConfig,
     "embedder": EmbedderConfig,
@@ -96,30 +98,68 @@ class Settings:
 
 
 def _convert(value: Any, like: Any, where: str) -> Any:
-    """Coerce a TOML or environment value to the type of the default ``like``."""
-    try:
-        if isinstance(like, bool):
-            if isinstance(value, str):
-                if value.strip().lower() in ("1", "true", "yes", "on"):
-                    return True
-                if value.strip().lower() in ("0", "false", "no", "off"):
-                    return False
-                raise ValueError(value)
-            return bool(value)
-        if isinstance(like, int):
+    """Coerce a TOML or environment value to the type of the default ``like``.
+
+    Strings are parsed (the environment only has strings); other values must
+    already have the right type: ``top_k = 8.5`` or ``show_scores = 1`` is an
+    error, not a guess.
+
+    >>> _convert("8", 5, "retrieval.top_k"), _convert("off", True, "ui.show_scores")
+    (8, False)
+    """
+
+    def invalid(expected: str) -> ConfigError:
+        return ConfigError(f"Setting {where} = {value!r} is not a valid {expected}.")
+
+    if isinstance(like, bool):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            word = value.strip().lower()
+            if word in ("1", "true", "yes", "on"):
+                return True
+            if word in ("0", "false", "no", "off"):
+                return False
+        raise invalid("boolean (true or false)")
+    if isinstance(like, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
             return int(value)
-        if isinstance(like, float):
-            return float(value)
-        if isinstance(like, Path):
-            return Path(str(value)).expanduser()
-        return str(value)
-    except (TypeError, ValueError) as error:
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+        raise invalid("whole number")
+    if isinstance(like, float):
+        number: float | None = None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            number = float(value)
+        elif isinstance(value, str):
+            try:
+                number = float(value.strip())
+            except ValueError:
+                number = None
+        if number is None or not math.isfinite(number):
+            raise invalid("number")
+        return number
+    if isinstance(like, Path):
+        if not isinstance(value, str | Path) or not str(value).strip():
+            raise invalid("path")
+        return Path(str(value)).expanduser()
+    if isinstance(like, str):
+        if not isinstance(value, str):
+            raise invalid('text (put it in quotes: "...")')
+        return value
+    return value
+
+
+def _section(kind: type, values: Any, name: str) -> Any:
+    if not isinstance(values, Mapping):
         raise ConfigError(
-            f"Setting {where} = {value!r} is not a valid {type(like).__name__}."
-        ) from error
-
-
-def _section(kind: type, values: Mapping[str, Any], name: str) -> Any:
+            f"[{name}] must be a table of settings (a [{name}] section), not {values!r}."
+        )
     defaults = kind()
     known = {f.name for f in dataclasses.fields(kind)}
     unknown = sorted(set(values) - known)
@@ -129,9 +169,9 @@ def _section(kind: type, values: Mapping[str, Any], name: str) -> Any:
         )
     converted = {k: _convert(v, getattr(defaults, k), f"{name}.{k}") for k, v in values.items()}
     try:
-        return kind(**{**dataclasses.asdict(defaults), **converted})
-    except ValueError as error:
-        raise ConfigError(f"[{name}]: {error}") from error
+        return dataclasses.replace(defaults, **converted)
+    except (ValueError, TypeError, ConfigError) as error:
+        raise ConfigError(f"[{name}] {error}") from error
 
 
 def load_settings(
@@ -152,32 +192,51 @@ def load_settings(
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise ConfigError(f"Cannot read the settings file {path}: {error}") from error
 
+    unknown = sorted(set(raw) - set(SECTIONS) - set(_TOP_LEVEL))
+    if unknown:
+        raise ConfigError(
+            f"Unknown setting(s) {', '.join(unknown)} in the settings file {path}; known: "
+            f"{', '.join([*_TOP_LEVEL, *(f'[{s}]' for s in SECTIONS)])}."
+        )
     for key, value in environ.items():
         if not key.startswith(ENV_PREFIX) or "__" not in key:
             continue
         section, _, name = key[len(ENV_PREFIX) :].lower().partition("__")
-        if section in SECTIONS:
-            raw.setdefault(section, {})[name] = value
-    for key in ("data_dir", "index_dir", "max_file_bytes"):
+        if section not in SECTIONS:
+            raise ConfigError(
+                f"The environment variable {key} names no settings section; use "
+                f"{ENV_PREFIX}<SECTION>__<KEY> with a section among {', '.join(SECTIONS)}."
+            )
+        section_values = raw.setdefault(section, {})
+        if not isinstance(section_values, dict):
+            raise ConfigError(f"[{section}] in the settings file {path} must be a table.")
+        section_values[name] = value
+    for key in _TOP_LEVEL:
         if environ.get(ENV_PREFIX + key.upper()):
             raw[key] = environ[ENV_PREFIX + key.upper()]
 
-    unknown = sorted(set(raw) - set(SECTIONS) - {"data_dir", "index_dir", "max_file_bytes"})
-    if unknown:
-        raise ConfigError(f"Unknown setting(s) {', '.join(unknown)} in the settings file.")
-    data_dir = Path(str(raw.get("data_dir") or default_data_dir(environ))).expanduser()
+    data_dir = (
+        _convert(raw["data_dir"], Path(), "data_dir")
+        if raw.get("data_dir")
+        else default_data_dir(environ)
+    )
     index_dir = (
-        Path(str(raw["index_dir"])).expanduser()
+        _convert(raw["index_dir"], Path(), "index_dir")
         if raw.get("index_dir")
         else data_dir / "index" / "default"
     )
+    max_file_bytes = _convert(
+        raw.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES), 0, "max_file_bytes"
+    )
+    if max_file_bytes <= 0:
+        raise ConfigError(
+            f"max_file_bytes must be greater than 0. Currently, max_file_bytes is {max_file_bytes}"
+        )
     sections = {name: _section(kind, raw.get(name, {}), name) for name, kind in SECTIONS.items()}
     settings = Settings(
         data_dir=data_dir,
         index_dir=index_dir,
-        max_file_bytes=_convert(
-            raw.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES), 0, "max_file_bytes"
-        ),
+        max_file_bytes=max_file_bytes,
         **sections,
     )
     overrides = {k: v for k, v in overrides.items() if v is not None}
