@@ -1,0 +1,567 @@
+"""The chat window: ask, watch the answer being written, check its sources.
+
+:func:`build_app` wires a Gradio ``Blocks`` app around a
+:class:`~qa.pipeline.Pipeline`; :func:`serve` is what ``ragqa ui`` runs. The
+event handlers live on :class:`ChatWindow`, a plain class that tests can call
+without a browser.
+
+What a person sees:
+
+* the draft streamed as the generator writes it, then the grounded answer
+  (which may differ: grounding can replace the draft with a quote) and its
+  numbered sources; an abstention under its own heading, with the closest
+  passages labelled as not being an answer;
+* a list of the answer's citations under the chat: clicking one shows the
+  document's title, the passage in its neighbouring text with the cited span
+  marked, and the whole document on request;
+* follow-ups resolved against the conversation for retrieval
+  (:func:`qa.conversation.rewrite_query`), with the query shown;
+* settings (passages, scores, generator backend), example questions,
+  uploads indexed incrementally, and thumbs up/down logged as JSON Lines.
+
+Safety defaults (:func:`launch_options`): bound to loopback unless told
+otherwise, an upload size limit, a queue with a concurrency limit and a
+maximum size, and no raw HTML from documents or the model anywhere
+(:mod:`ui.render` escapes it all). The same chat is callable as the ``/ask``
+API endpoint through ``gradio_client``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from corpus.errors import QuestionError, RagqaError
+from qa.answerer import Token, clean_question
+from qa.conversation import rewrite_query
+from qa.generator import GENERATOR_BACKENDS
+from qa.pipeline import Pipeline
+from qa.types import Answer, Citation
+from ui import render
+from ui.config import UiConfig
+from ui.feedback import FeedbackLog, feedback_record, rating_from_like
+from ui.uploads import UploadPolicy, discard_temporary, remove_stored, store_uploads
+
+logger = logging.getLogger(__name__)
+
+API_NAME = "ask"
+HISTORY_TURNS = 4
+MAX_TOP_K = 20
+DEFAULT_EXAMPLES = (
+    "When was Lei Jun born?",
+    "Which company did Lei Jun join as its sixth employee?",
+    "What is Xiaomi's vision statement?",
+    "How does Lei Jun thank the audience at launch events?",
+    "What's the name of Lei Jun's wife?",
+)
+GENERIC_ERROR = "Something went wrong while answering; the server log has the details."
+
+CSS = """
+.ragqa-context { line-height: 1.55; max-height: 28rem; overflow-y: auto; }
+.ragqa-context mark { background: #ffe27a; color: #111; padding: 0 .1em; }
+.ragqa-meta, .ragqa-note { font-size: .85em; opacity: .8; margin: .2em 0 .6em; }
+.ragqa-title { margin: .2em 0; }
+"""
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One question and what the window answered (kept in the session state)."""
+
+    question: str
+    markdown: str
+    answer: Answer | None = None
+    searched_for: str | None = None
+    error: str = ""
+
+
+def _messages(turns: Sequence[Turn]) -> list[dict[str, str]]:
+    messages: list[dict[str, str]] = []
+    for turn in turns:
+        messages.append({"role": "user", "content": render.escape_markdown(turn.question)})
+        messages.append({"role": "assistant", "content": turn.markdown})
+    return messages
+
+
+def _choice(turn_index: int, citation: Citation) -> str:
+    return f"{turn_index}:{citation.number}"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this machine only.
+
+    >>> is_loopback("127.0.0.1"), is_loopback("localhost"), is_loopback("0.0.0.0")
+    (True, True, False)
+    """
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ChatWindow:
+    """The window's event handlers, around one pipeline shared by all sessions."""
+
+    def __init__(
+        self, pipeline: Pipeline, config: UiConfig, uploads_dir: Path, feedback_log: Path
+    ) -> None:
+        self.pipeline = pipeline
+        self.config = config
+        self.uploads_dir = uploads_dir
+        self.feedback = FeedbackLog(feedback_log)
+        self.policy = UploadPolicy(
+            max_bytes=config.max_upload_mb * 1024 * 1024,
+            allowed_suffixes=frozenset(config.allowed_suffixes),
+            max_files=config.max_uploads_per_request,
+        )
+
+    # --- asking ---------------------------------------------------------
+    def _top_k(self, top_k: float | None) -> int:
+        default = self.pipeline.config.answer.top_k
+        return max(1, min(MAX_TOP_K, int(top_k))) if top_k else default
+
+    @staticmethod
+    def _backend(backend: str | None) -> str | None:
+        return backend if backend in GENERATOR_BACKENDS else None
+
+    def retrieval_query(self, question: str, turns: Sequence[Turn]) -> str | None:
+        """The self-contained query for a follow-up, or None if it needs none."""
+        history = [
+            (turn.searched_for or turn.question, turn.answer.text)
+            for turn in turns[-HISTORY_TURNS:]
+            if turn.answer is not None
+        ]
+        query = rewrite_query(question, history)
+        return query if query != question else None
+
+    def sources(self, turns: Sequence[Turn], index: int | None, show_scores: bool) -> Any:
+        """The clickable citation list for turn ``index``."""
+        turn = turns[index] if index is not None and 0 <= index < len(turns) else None
+        if turn is None or turn.answer is None or not turn.answer.citations:
+            return gr.Radio(choices=[], value=None, visible=False)
+        answer = turn.answer
+        label = (
+            "Closest passages (not an answer): click one to read it"
+            if answer.abstained
+            else "Sources: click one to read it in its document"
+        )
+        choices = [
+            (render.citation_label(c, show_scores=show_scores), _choice(index or 0, c))
+            for c in answer.citations
+        ]
+        return gr.Radio(choices=choices, value=None, label=label, visible=True)
+
+    def respond(
+        self,
+        question: str,
+        turns: list[Turn] | None,
+        top_k: float | None,
+        show_scores: bool,
+        backend: str | None,
+    ) -> Iterator[tuple[Any, ...]]:
+        """Stream one answer. Yields (question box, chat, turns, sources,
+        shown turn, passage viewer, whole document)."""
+        turns = list(turns or [])
+        try:
+            question = clean_question(
+                question or "", self.pipeline.config.answer.max_question_chars
+            )
+        except QuestionError as error:
+            gr.Warning(str(error))
+            yield (gr.skip(),) * 7
+            return
+        searched_for = self.retrieval_query(question, turns)
+        asked = [*_messages(turns), {"role": "user", "content": render.escape_markdown(question)}]
+        yield (
+            "",
+            [*asked, {"role": "assistant", "content": render.CURSOR}],
+            gr.skip(),
+            gr.Radio(choices=[], value=None, visible=False),
+            None,
+            render.EMPTY_VIEWER,
+            "",
+        )
+        draft = ""
+        answer: Answer | None = None
+        try:
+            for event in self.pipeline.stream(
+                question,
+                top_k=self._top_k(top_k),
+                backend=self._backend(backend),
+                retrieval_query=searched_for,
+            ):
+                if isinstance(event, Token):
+                    draft += event.text
+                    streaming = {"role": "assistant", "content": render.draft_markdown(draft)}
+                    yield (gr.skip(), [*asked, streaming], *(gr.skip(),) * 5)
+                elif isinstance(event, Answer):
+                    answer = event
+            if answer is None:
+                raise RuntimeError("the pipeline ended without an answer")
+            turn = Turn(
+                question,
+                render.answer_markdown(answer, show_scores=show_scores, searched_for=searched_for),
+                answer=answer,
+                searched_for=searched_for,
+            )
+        except RagqaError as error:
+            turn = Turn(question, render.error_markdown(str(error)), error=str(error))
+        except Exception:
+            logger.exception("Answering %r failed", question)
+            turn = Turn(question, render.error_markdown(GENERIC_ERROR), error=GENERIC_ERROR)
+        turns.append(turn)
+        index = len(turns) - 1
+        yield (
+            gr.skip(),
+            _messages(turns),
+            turns,
+            self.sources(turns, index, show_scores),
+            index,
+            render.EMPTY_VIEWER,
+            "",
+        )
+
+    def select_turn(
+        self, turns: list[Turn] | None, show_scores: bool, event: gr.SelectData
+    ) -> tuple[Any, Any]:
+        """Clicking an answer in the chat lists that answer's sources."""
+        index = event.index[0] if isinstance(event.index, list | tuple) else event.index
+        if not isinstance(index, int):
+            return gr.skip(), gr.skip()
+        turn_index = index // 2
+        return self.sources(turns or [], turn_index, show_scores), turn_index
+
+    def rescore(self, turns: list[Turn] | None, shown: int | None, show_scores: bool) -> Any:
+        return self.sources(turns or [], shown, show_scores)
+
+    @staticmethod
+    def reset() -> tuple[Any, ...]:
+        """A new conversation: empty chat, no sources, empty viewer."""
+        hidden = gr.Radio(choices=[], value=None, visible=False)
+        return [], [], hidden, None, render.EMPTY_VIEWER, ""
+
+    # --- reading a citation ----------------------------------------------
+    def _citation(self, choice: str | None, turns: Sequence[Turn]) -> Citation | None:
+        try:
+            turn_part, number_part = (choice or "").split(":")
+            turn_index, number = int(turn_part), int(number_part)
+        except ValueError:
+            return None
+        answer = turns[turn_index].answer if 0 <= turn_index < len(turns) else None
+        if answer is None:
+            return None
+        return next((c for c in answer.citations if c.number == number), None)
+
+    def show_citation(
+        self, choice: str | None, turns: list[Turn] | None, show_scores: bool
+    ) -> tuple[str, str]:
+        """The passage viewer and the whole document for the clicked citation."""
+        citation = self._citation(choice, turns or [])
+        if citation is None:
+            return render.EMPTY_VIEWER, ""
+        try:
+            document = self.pipeline.document(citation.doc_id)
+        except Exception:
+            logger.exception("Looking up document %s failed", citation.doc_id)
+            document = None
+        return (
+            render.passage_html(document, citation, show_scores=show_scores),
+            render.document_html(document, citation),
+        )
+
+    # --- feedback ---------------------------------------------------------
+    def record_feedback(self, turns: list[Turn] | None, event: gr.LikeData) -> None:
+        """Append a thumbs up/down on an answer to the feedback log."""
+        index = event.index[0] if isinstance(event.index, list | tuple) else event.index
+        turns = turns or []
+        turn = (
+            turns[index // 2] if isinstance(index, int) and 0 <= index // 2 < len(turns) else None
+        )
+        if turn is None or turn.answer is None:
+            gr.Info("Feedback is kept for finished answers only.")
+            return
+        rating = rating_from_like(event.liked)
+        try:
+            self.feedback.append(feedback_record(turn.answer, rating, turn=index // 2))
+        except OSError as error:
+            logger.error("Could not write feedback to %s: %s", self.feedback.path, error)
+            gr.Warning("Could not save the feedback; the server log says why.")
+            return
+        if rating != "cleared":
+            gr.Info("Thanks, your feedback was saved.")
+
+    # --- uploads ------------------------------------------------------------
+    def add_files(
+        self,
+        files: Sequence[str] | None,
+        progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008 (Gradio injects it)
+    ) -> tuple[str, None]:
+        """Store uploaded files and index them; returns a status message (Markdown)."""
+        esc = render.escape_markdown
+        if not files:
+            return "No files received.", None
+        sources = [Path(f) for f in files]
+        progress(0.05, desc="Saving the files")
+        try:
+            stored = store_uploads([(p.name, p) for p in sources], self.uploads_dir, self.policy)
+        except OSError as error:
+            logger.error("Cannot store uploads in %s: %s", self.uploads_dir, error)
+            return f"**Could not save the files:** {esc(str(error.strerror or error))}", None
+        finally:
+            discard_temporary(sources)
+        lines: list[str] = []
+        if stored.saved:
+            progress(0.15, desc=f"Indexing {len(stored.saved)} file(s)")
+            try:
+                outcome = self.pipeline.add_documents(stored.saved, show_progress=True)
+            except RagqaError as error:
+                remove_stored(stored.saved, self.uploads_dir)
+                lines.append(f"**Could not index the files:** {esc(str(error))}")
+            except Exception:
+                logger.exception("Indexing uploads failed")
+                remove_stored(stored.saved, self.uploads_dir)
+                lines.append(f"**Could not index the files:** {esc(GENERIC_ERROR)}")
+            else:
+                build = outcome.build
+                unreadable = {Path(s.path).name: s.reason for s in outcome.load.skipped}
+                remove_stored([p for p in stored.saved if p.name in unreadable], self.uploads_dir)
+                added = [Path(p).name for p in build.added]
+                changed = [Path(p).name for p in build.changed]
+                if added:
+                    lines.append(f"**Added:** {esc(', '.join(added))}")
+                if changed:
+                    lines.append(f"**Updated:** {esc(', '.join(changed))}")
+                if not added and not changed and not unreadable:
+                    lines.append(
+                        esc("Already indexed, unchanged: ")
+                        + esc(", ".join(p.name for p in stored.saved))
+                    )
+                for name, reason in unreadable.items():
+                    lines.append(f"**Skipped** {esc(name)}: {esc(reason)}")
+                lines.append(
+                    esc(
+                        f"The index now holds {build.n_documents} documents "
+                        f"({build.n_chunks} passages; {build.n_embedded} embedded now, "
+                        f"{build.seconds:.1f} s)."
+                    )
+                )
+        for refusal in stored.refused:
+            lines.append(f"**Refused** {esc(refusal.name)}: {esc(refusal.reason)}")
+        progress(1.0, desc="Done")
+        return "\n\n".join(lines), None
+
+    # --- API ------------------------------------------------------------------
+    def ask(
+        self,
+        question: str,
+        history: list[list[str]] | None = None,
+        top_k: int | None = None,
+    ) -> dict[str, Any]:
+        """Answer a question from the indexed documents, with citations.
+
+        ``history`` is the earlier turns as [question, answer] pairs (oldest
+        first); a follow-up such as "When did he join Kingsoft?" is searched
+        for with the name it refers to. Returns the JSON of ``ragqa ask --json``.
+        """
+        pairs: list[tuple[str, str]] = []
+        for item in history or []:
+            if not isinstance(item, list | tuple) or len(item) != 2:
+                raise gr.Error("history must be a list of [question, answer] pairs.")
+            pairs.append((str(item[0] or ""), str(item[1] or "")))
+        try:
+            question = clean_question(
+                question or "", self.pipeline.config.answer.max_question_chars
+            )
+            query = rewrite_query(question, pairs[-HISTORY_TURNS:])
+            answer = self.pipeline.ask(
+                question,
+                top_k=self._top_k(top_k),
+                retrieval_query=query if query != question else None,
+            )
+        except RagqaError as error:
+            raise gr.Error(str(error)) from error
+        except Exception as error:
+            logger.exception("API question %r failed", question)
+            raise gr.Error(GENERIC_ERROR) from error
+        return answer.to_dict()
+
+
+def build_app(
+    pipeline: Pipeline, config: UiConfig, uploads_dir: Path, feedback_log: Path
+) -> gr.Blocks:
+    """The chat window as a Gradio app, with its queue configured (not launched)."""
+    window = ChatWindow(pipeline, config, uploads_dir, feedback_log)
+    default_backend = pipeline.config.generator.backend
+    with gr.Blocks(title="ragqa", analytics_enabled=False, delete_cache=(1800, 3600)) as app:
+        turns = gr.State([])
+        shown_turn = gr.State(None)
+        gr.Markdown(
+            "## ragqa: ask your documents\n"
+            "Answers come only from the indexed documents, with numbered sources you can "
+            "check. If the documents do not say, the window says so."
+        )
+        with gr.Row():
+            with gr.Column(scale=3):
+                chat = gr.Chatbot(
+                    label="Chat",
+                    elem_id="chat",
+                    height=460,
+                    sanitize_html=True,
+                    allow_tags=False,
+                    latex_delimiters=[],
+                    render_markdown=True,
+                    feedback_options=("Like", "Dislike"),
+                    buttons=["copy", "copy_all"],
+                    placeholder="Ask a question about the documents.",
+                )
+                with gr.Row():
+                    question = gr.Textbox(
+                        placeholder="Ask a question, e.g. When was Lei Jun born?",
+                        show_label=False,
+                        elem_id="question",
+                        scale=5,
+                        max_lines=4,
+                        max_length=pipeline.config.answer.max_question_chars,
+                        autofocus=True,
+                    )
+                    send = gr.Button("Ask", variant="primary", elem_id="ask", scale=1)
+                sources = gr.Radio(choices=[], label="Sources", elem_id="sources", visible=False)
+                gr.Examples(
+                    examples=[[q] for q in DEFAULT_EXAMPLES],
+                    inputs=[question],
+                    label="Example questions (Lei Jun collection)",
+                    api_visibility="private",
+                )
+                clear = gr.Button("New conversation", size="sm", elem_id="clear")
+            with gr.Column(scale=2):
+                gr.Markdown("### Passage")
+                passage = gr.HTML(render.EMPTY_VIEWER, elem_id="passage")
+                with gr.Accordion("Whole document", open=False, elem_id="whole-document-box"):
+                    whole_document = gr.HTML("", elem_id="whole-document")
+                with gr.Accordion("Settings", open=False, elem_id="settings"):
+                    top_k = gr.Slider(
+                        1,
+                        MAX_TOP_K,
+                        value=pipeline.config.answer.top_k,
+                        step=1,
+                        label="Passages to retrieve",
+                        elem_id="top-k",
+                    )
+                    show_scores = gr.Checkbox(
+                        value=config.show_scores, label="Show retrieval scores", elem_id="scores"
+                    )
+                    backend = gr.Radio(
+                        list(GENERATOR_BACKENDS),
+                        value=default_backend,
+                        label="Generator backend",
+                        info="transformers is slower to load and to answer",
+                        elem_id="backend",
+                    )
+                with gr.Accordion("Add documents", open=True, elem_id="add-documents"):
+                    files = gr.File(
+                        label=(
+                            f"{', '.join(config.allowed_suffixes)}; up to "
+                            f"{config.max_upload_mb} MB each, {config.max_uploads_per_request} "
+                            "at a time"
+                        ),
+                        file_count="multiple",
+                        file_types=list(config.allowed_suffixes),
+                        elem_id="upload",
+                    )
+                    upload_status = gr.Markdown("", elem_id="upload-status")
+
+        ask_inputs = [question, turns, top_k, show_scores, backend]
+        ask_outputs = [question, chat, turns, sources, shown_turn, passage, whole_document]
+        gr.on(
+            [question.submit, send.click],
+            window.respond,
+            ask_inputs,
+            ask_outputs,
+            concurrency_id="pipeline",
+            api_visibility="private",
+            show_progress="minimal",
+            trigger_mode="once",
+        )
+        sources.input(
+            window.show_citation,
+            [sources, turns, show_scores],
+            [passage, whole_document],
+            api_visibility="private",
+            show_progress="hidden",
+        )
+        chat.select(
+            window.select_turn,
+            [turns, show_scores],
+            [sources, shown_turn],
+            api_visibility="private",
+            show_progress="hidden",
+        )
+        show_scores.change(
+            window.rescore,
+            [turns, shown_turn, show_scores],
+            [sources],
+            api_visibility="private",
+            show_progress="hidden",
+        )
+        chat.like(window.record_feedback, [turns], None, api_visibility="private")
+        files.upload(
+            window.add_files,
+            [files],
+            [upload_status, files],
+            concurrency_id="pipeline",
+            api_visibility="private",
+        )
+        reset_outputs = [chat, turns, sources, shown_turn, passage, whole_document]
+        for trigger in (clear.click, chat.clear):
+            trigger(window.reset, None, reset_outputs, api_visibility="private")
+        gr.api(window.ask, api_name=API_NAME, concurrency_id="pipeline")
+    app.queue(default_concurrency_limit=config.concurrency_limit, max_size=config.max_queue_size)
+    return app
+
+
+def launch_options(config: UiConfig) -> dict[str, Any]:
+    """The keyword arguments of ``Blocks.launch`` that carry the safety defaults."""
+    return {
+        "server_name": config.host,
+        "server_port": config.port,
+        "max_file_size": f"{config.max_upload_mb}mb",
+        "share": False,
+        "inbrowser": False,
+        "show_error": False,
+        "ssr_mode": False,
+        "css": CSS,
+    }
+
+
+def preload(pipeline: Pipeline) -> None:
+    """Load the models and open the index now, so the first question is fast."""
+    pipeline.embedder.embed(["warm up"])
+    pipeline.generator()
+    pipeline.retrieve("warm up", top_k=1)
+
+
+def serve(pipeline: Pipeline, config: UiConfig, *, uploads_dir: Path, feedback_log: Path) -> None:
+    """Run the chat window until interrupted (what ``ragqa ui`` does)."""
+    # Gradio keeps its own temporary copy of each upload: keep those under the
+    # data directory too (and they are deleted once stored).
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(uploads_dir.parent / "cache" / "gradio"))
+    if not is_loopback(config.host):
+        print(
+            f"warning: serving on {config.host}: the chat window and its documents are "
+            "reachable from other machines.",
+            file=sys.stderr,
+        )
+    print("Loading the models...", file=sys.stderr)
+    preload(pipeline)
+    app = build_app(pipeline, config, uploads_dir, feedback_log)
+    app.launch(**launch_options(config))
