@@ -40,7 +40,7 @@ class ChunkingConfig:
     itself; the title prepended for embedding is counted on top of it and must
     leave room within the embedding model's limit (checked by the indexer)."""
 
-    max_tokens: int = 160
+    max_tokens: int = 200
     overlap_tokens: int = 40
 
     def __post_init__(self) -> None:

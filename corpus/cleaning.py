@@ -27,7 +27,7 @@ import unicodedata
 _LINE_BREAKS = re.compile("\r\n|[\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 # A soft hyphen (U+00AD) at a line end marks a word broken by hyphenation.
 _SOFT_HYPHEN_BREAK = re.compile("\u00ad *\n(?=\\w)")
-_INVISIBLE = re.compile(
+INVISIBLE_CHARACTERS = re.compile(
     "["
     "\x00-\x08\x0b-\x1f\x7f-\x9f"  # control characters other than \t and \n
     "\u00ad"  # soft hyphen
@@ -56,7 +56,7 @@ def clean_text(raw: str) -> str:
     text = _LINE_BREAKS.sub("\n", raw)
     text = text.replace("\t", " ")
     text = _SOFT_HYPHEN_BREAK.sub("", text)
-    text = _INVISIBLE.sub("", text)
+    text = INVISIBLE_CHARACTERS.sub("", text)
     text = unicodedata.normalize("NFC", text)
     text = _TRAILING_SPACE.sub("", text)
     text = _LINE_END_HYPHEN.sub(_join_if_lowercase, text)

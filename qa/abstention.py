@@ -60,8 +60,10 @@ class AbstentionModel:
             )
 
     def probability(self, features: AbstentionFeatures) -> float:
-        z = self.bias + sum(self.weights[name] * value for name, value in zip(
-            AbstentionFeatures.names(), features.vector(), strict=True))
+        z = self.bias + sum(
+            self.weights[name] * value
+            for name, value in zip(AbstentionFeatures.names(), features.vector(), strict=True)
+        )
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
 
     def should_abstain(self, features: AbstentionFeatures) -> bool:

@@ -27,14 +27,16 @@ from pathlib import Path
 
 import numpy as np
 
+from corpus.cleaning import INVISIBLE_CHARACTERS
 from corpus.errors import QuestionError
 from indexer.embedder import Embedder
-from qa.generator import Generator, Message
 from qa.abstention import AbstentionFeatures, AbstentionModel
+from qa.generator import Generator, Message
 from qa.grounding import (
     PassageSentence,
     best_support,
     content_words,
+    lexical_support,
     missing_share,
     novel_words,
     passage_sentences,
@@ -60,12 +62,13 @@ class AnswerConfig:
 
     top_k: int = 5
     evidence_sentences: int = 4
-    evidence_hits: int = 3
+    evidence_hits: int = 5
     sentence_weight: float = 0.7
-    max_new_tokens: int = 64
+    max_new_tokens: int = 48
     max_answer_sentences: int = 1
     min_retrieval_score: float = 0.05
     min_support: float = 0.55
+    min_lexical_support: float = 0.8
     max_question_chars: int = MAX_QUESTION_CHARS
     abstention_model: str = ""  # path of a refitted model; empty: the shipped one
 
@@ -77,7 +80,17 @@ class Token:
     text: str
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Citation markers written inside documents ("[2]") must never pass for ours.
+_CITATION_MARKER = re.compile(r"\s*\[\d{1,3}\]")
+
+
+def strip_citation_markers(text: str) -> str:
+    """Remove ``[n]`` markers a document carries, so only ragqa's own remain.
+
+    >>> strip_citation_markers("Founded by Ada Lund [1] [2].")
+    'Founded by Ada Lund.'
+    """
+    return _CITATION_MARKER.sub("", text)
 
 
 def clean_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> str:
@@ -88,7 +101,7 @@ def clean_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> str:
     """
     if not isinstance(question, str):
         raise QuestionError(f"A question must be text, not {type(question).__name__}.")
-    text = _CONTROL.sub(" ", unicodedata.normalize("NFC", question))
+    text = INVISIBLE_CHARACTERS.sub(" ", unicodedata.normalize("NFC", question))
     text = re.sub(r"\s+", " ", text).strip()
     if not text:
         raise QuestionError("The question is empty: type a question about your documents.")
@@ -122,9 +135,15 @@ class _CheckedSentence:
     similarity: float
     invented: bool
     restates: bool
+    lexical: float  # share of its new words that the supporting sentence holds
 
-    def supported(self, min_support: float) -> bool:
-        return not self.invented and not self.restates and self.similarity >= min_support
+    def supported(self, min_support: float, min_lexical: float) -> bool:
+        return (
+            not self.invented
+            and not self.restates
+            and self.similarity >= min_support
+            and self.lexical >= min_lexical
+        )
 
 
 def _abstain_reason(features: AbstentionFeatures, checked: Sequence[_CheckedSentence]) -> str:
@@ -135,6 +154,19 @@ def _abstain_reason(features: AbstentionFeatures, checked: Sequence[_CheckedSent
     if checked and all(c.restates for c in checked):
         return "the draft only restated the question"
     return "the passages do not answer the question closely enough"
+
+
+def _is_statement(sentence: str) -> bool:
+    """A sentence worth quoting: a few words, ending like a sentence (headings
+    such as "Early Life and Education" do not).
+
+    >>> _is_statement("Early Life and Educational Pursuits"), _is_statement("He was 40.")
+    (False, True)
+    """
+    words = len(sentence.split())
+    return words >= 3 and (
+        sentence.rstrip().endswith((".", "!", "?", '"', "”", "’", "'", ")")) or words >= 10
+    )
 
 
 def shorten_quote(sentence: str, question: str, max_words: int = 30) -> str:
@@ -187,7 +219,9 @@ def _span_citation(
 
 
 def build_prompt(question: str, passages: Sequence[str]) -> list[Message]:
-    numbered = "\n".join(f"[{i}] {text}" for i, text in enumerate(passages, start=1))
+    numbered = "\n".join(
+        f"[{i}] {strip_citation_markers(text)}" for i, text in enumerate(passages, start=1)
+    )
     return [
         {"role": "system", "content": SYSTEM_PROMPT},
         {"role": "user", "content": f"Passages:\n{numbered}\n\nQuestion: {question}"},
@@ -267,7 +301,8 @@ class Answerer:
     def _select_evidence(self, query: str, hits: Sequence[Hit]) -> list[_Evidence]:
         top_hits = list(hits[: self.config.evidence_hits])
         sentences = passage_sentences([h.chunk.text for h in top_hits])
-        sentences = [s for s in sentences if len(s.text.split()) >= 3] or sentences
+        # Headings and fragments make poor evidence and worse quotes.
+        sentences = [s for s in sentences if _is_statement(s.text)] or sentences
         vectors = self.embedder.embed([query, *[s.text for s in sentences]])
         question_vector, sentence_vectors = vectors[0], vectors[1:]
         similarity = sentence_vectors @ question_vector
@@ -297,11 +332,17 @@ class Answerer:
     ) -> Answer:
         grounding_started = time.perf_counter()
         if not evidence:
-            return self._abstain(question, query, hits, "no passage sentences", timings, started, draft)
+            return self._abstain(
+                question, query, hits, "no passage sentences", timings, started, draft
+            )
         passages = [h.chunk.embedding_text for h in hits[: self.config.evidence_hits]]
         evidence_vectors = np.stack([e.vector for e in evidence])
         checked = self._check_draft(question, draft, passages, evidence, evidence_vectors)
-        supported = [c for c in checked if c.supported(self.config.min_support)]
+        supported = [
+            c
+            for c in checked
+            if c.supported(self.config.min_support, self.config.min_lexical_support)
+        ]
         features = AbstentionFeatures(
             retrieval=max((h.dense_score or 0.0) for h in hits),
             evidence=max(e.similarity for e in evidence),
@@ -321,7 +362,13 @@ class Answerer:
             reason = "draft supported by the cited passages"
         else:
             best = evidence[0]
-            kept = [(shorten_quote(best.sentence.text, question), best, best.similarity)]
+            kept = [
+                (
+                    shorten_quote(strip_citation_markers(best.sentence.text), question),
+                    best,
+                    best.similarity,
+                )
+            ]
             reason = "quoted the best-matching passage sentence (the draft was not supported)"
 
         citations: list[Citation] = []
@@ -329,12 +376,21 @@ class Answerer:
         for sentence, support, score in kept:
             span_start = support.hit.chunk.start + support.sentence.start
             citation = next(
-                (c for c in citations if c.chunk_id == support.hit.chunk.chunk_id and c.start == span_start),
+                (
+                    c
+                    for c in citations
+                    if c.chunk_id == support.hit.chunk.chunk_id and c.start == span_start
+                ),
                 None,
             )
             if citation is None:
                 citation = _span_citation(
-                    len(citations) + 1, support.hit, support.sentence.start, support.sentence.end, score, True
+                    len(citations) + 1,
+                    support.hit,
+                    support.sentence.start,
+                    support.sentence.end,
+                    score,
+                    True,
                 )
                 citations.append(citation)
             parts.append(f"{sentence.rstrip()} [{citation.number}]")
@@ -375,6 +431,7 @@ class Answerer:
                     similarity=similarity,
                     invented=bool(unsupported_terms(sentence, [*passages, question])),
                     restates=not novel_words(sentence, question),
+                    lexical=lexical_support(sentence, question, evidence[index].sentence.text),
                 )
             )
         return checked

@@ -215,14 +215,152 @@ def split_answer(text: str, max_sentences: int = 2) -> list[str]:
 
 
 _STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further had
-    has have having he her here hers herself him himself his how i if in into is it its itself just
-    me more most my myself no nor not now of off on once only or other our ours out over own same she
-    should so some such than that the their theirs them themselves then there these they this those
-    through to too under until up very was we were what when where which while who whom why will with
-    would you your yours s t don's also many much did does done get got make made one ones kind
-    name named called tell know""".split()
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "me",
+        "more",
+        "most",
+        "my",
+        "myself",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "ours",
+        "out",
+        "over",
+        "own",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "themselves",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "s",
+        "t",
+        "don's",
+        "also",
+        "many",
+        "much",
+        "did",
+        "does",
+        "done",
+        "get",
+        "got",
+        "make",
+        "made",
+        "one",
+        "ones",
+        "kind",
+        "name",
+        "named",
+        "called",
+        "tell",
+        "know",
+    ]
 )
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 
@@ -270,3 +408,17 @@ def novel_words(answer: str, question: str) -> set[str]:
     """
     asked = {_stem(w) for w in content_words(question)}
     return {w for w in content_words(answer) if _stem(w) not in asked}
+
+
+def lexical_support(answer: str, question: str, evidence: str) -> float:
+    """Share of the answer's new content words (those not in the question) that
+    the evidence sentence holds; 0 when the answer adds nothing.
+
+    >>> lexical_support("He was born in Xiantao.", "Where was he born?", "Born in Xiantao, Hubei.")
+    1.0
+    """
+    novel = novel_words(answer, question)
+    if not novel:
+        return 0.0
+    present = {_stem(w) for w in content_words(evidence)}
+    return sum(1 for w in novel if _stem(w) in present) / len(novel)

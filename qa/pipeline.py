@@ -22,7 +22,7 @@ from indexer.builder import BuildReport, IndexBuilder
 from indexer.embedder import Embedder, EmbedderConfig, make_embedder
 from indexer.saved_index import SavedIndex
 from indexer.vector_index import VectorIndexConfig
-from qa.answerer import AnswerConfig, Answerer, Token
+from qa.answerer import AnswerConfig, Answerer, Token, clean_question
 from qa.generator import Generator, GeneratorConfig, make_generator
 from qa.reranker import RerankConfig, make_reranker
 from qa.retriever import RetrievalConfig, Retriever
@@ -153,6 +153,7 @@ class Pipeline:
         backend: str | None = None,
         retrieval_query: str | None = None,
     ) -> Answer:
+        clean_question(question, self.config.answer.max_question_chars)  # before loading anything
         return self.answerer(backend).run(question, top_k=top_k, retrieval_query=retrieval_query)
 
     def stream(
@@ -163,6 +164,7 @@ class Pipeline:
         backend: str | None = None,
         retrieval_query: str | None = None,
     ) -> Iterator[Token | Answer]:
+        clean_question(question, self.config.answer.max_question_chars)  # before loading anything
         return self.answerer(backend).stream(question, top_k=top_k, retrieval_query=retrieval_query)
 
     def retrieve(self, query: str, top_k: int = 10) -> list[Hit]:

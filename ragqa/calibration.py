@@ -25,7 +25,9 @@ from corpus.errors import EvaluationError
 from qa.abstention import AbstentionFeatures, AbstentionModel, fit_logistic
 
 
-def _rates(model: AbstentionModel, features: Sequence[AbstentionFeatures], labels: Sequence[bool]) -> dict[str, float]:
+def _rates(
+    model: AbstentionModel, features: Sequence[AbstentionFeatures], labels: Sequence[bool]
+) -> dict[str, float]:
     unanswerable = [f for f, y in zip(features, labels, strict=True) if not y]
     answerable = [f for f, y in zip(features, labels, strict=True) if y]
     recall = sum(model.should_abstain(f) for f in unanswerable) / max(1, len(unanswerable))
@@ -50,13 +52,19 @@ def cross_validate(
     unanswerable = [i for i, y in enumerate(labels) if not y]
     answerable = [i for i, y in enumerate(labels) if y]
     return {
-        "abstention.recall": round(sum(abstained[i] for i in unanswerable) / max(1, len(unanswerable)), 4),
-        "abstention.false_rate": round(sum(abstained[i] for i in answerable) / max(1, len(answerable)), 4),
+        "abstention.recall": round(
+            sum(abstained[i] for i in unanswerable) / max(1, len(unanswerable)), 4
+        ),
+        "abstention.false_rate": round(
+            sum(abstained[i] for i in answerable) / max(1, len(answerable)), 4
+        ),
         "folds": folds,
     }
 
 
-def collect_features(pipeline: Any, questions: Sequence[dict[str, Any]]) -> tuple[list[AbstentionFeatures], list[bool]]:
+def collect_features(
+    pipeline: Any, questions: Sequence[dict[str, Any]]
+) -> tuple[list[AbstentionFeatures], list[bool]]:
     features, labels = [], []
     for number, item in enumerate(questions, start=1):
         answer = pipeline.ask(item["question"])
@@ -74,11 +82,17 @@ def run_calibrate(args: argparse.Namespace) -> int:
 
     path: Path = args.questions
     try:
-        questions = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        questions = [
+            json.loads(line)
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
     except (OSError, ValueError) as error:
         raise EvaluationError(f"{path}: cannot read the question file ({error})") from error
     if {bool(q.get("answerable")) for q in questions} != {True, False}:
-        raise EvaluationError(f"{path}: calibration needs both answerable and unanswerable questions.")
+        raise EvaluationError(
+            f"{path}: calibration needs both answerable and unanswerable questions."
+        )
     settings, pipeline = _pipeline(args)
     _ensure_index(pipeline, settings)
     features, labels = collect_features(pipeline, questions)
