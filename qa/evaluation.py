@@ -209,9 +209,8 @@ def load_questions(path: Path) -> list[EvalQuestion]:
         more = len(errors) - len(shown)
         raise EvaluationError(
             f"The question file {path} has {len(errors)} bad line(s); nothing was evaluated. "
-            "Fix them (format: shared EVAL_FORMAT.md):\n  "
-            + "\n  ".join(shown)
-            + (f"\n  ... and {more} more" if more else "")
+            "Fix them; each line is one JSON object with id, question, answers, evidence and "
+            "answerable:\n  " + "\n  ".join(shown) + (f"\n  ... and {more} more" if more else "")
         )
     if not questions:
         raise EvaluationError(
