@@ -121,7 +121,27 @@ def _packaged_model_path(model: str) -> str:
     )
 
 
-class SentenceTransformerEmbedder:
+class _EmbedderBase:
+    """What both backends report the same way (see :class:`Embedder`)."""
+
+    config: EmbedderConfig
+    _dimension: int
+    _max_tokens: int
+
+    @property
+    def model_name(self) -> str:
+        return self.config.model
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self._max_tokens
+
+
+class SentenceTransformerEmbedder(_EmbedderBase):
     """sentence-transformers on the CPU, loaded from local files only."""
 
     def __init__(self, config: EmbedderConfig | None = None) -> None:
@@ -139,18 +159,6 @@ class SentenceTransformerEmbedder:
         self._dimension = int(model.get_embedding_dimension())
         self._max_tokens = int(model.max_seq_length)
         self._tokenizer = self._model.tokenizer
-
-    @property
-    def model_name(self) -> str:
-        return self.config.model
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
-
-    @property
-    def max_tokens(self) -> int:
-        return self._max_tokens
 
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
@@ -272,7 +280,7 @@ def _default_cache_dir() -> Path:
     return Path.home() / ".cache" / "ragqa" / "onnx"
 
 
-class OnnxEmbedder:
+class OnnxEmbedder(_EmbedderBase):
     """The same model through ONNX Runtime: no torch at query time.
 
     >>> # embedder = OnnxEmbedder(EmbedderConfig(backend="onnx-int8"))
@@ -323,18 +331,6 @@ class OnnxEmbedder:
         self._encoder = Tokenizer.from_file(tokenizer_file)
         self._encoder.no_padding()
         self._encoder.enable_truncation(max_length=self._max_tokens)
-
-    @property
-    def model_name(self) -> str:
-        return self.config.model
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
-
-    @property
-    def max_tokens(self) -> int:
-        return self._max_tokens
 
     def count_tokens(self, text: str) -> int:
         return len(self._counter.encode(text, add_special_tokens=False).ids)
