@@ -46,6 +46,17 @@ def tokenize(texts: Sequence[str]) -> Any:
     return bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), show_progress=False)
 
 
+def stems(text: str) -> set[str]:
+    """The stemmed terms of ``text``, as the keyword index sees them.
+
+    >>> sorted(stems("The founders founded the company"))
+    ['compani', 'found', 'founder']
+    """
+    tokens = tokenize([text])
+    by_id = {number: term for term, number in tokens.vocab.items()}
+    return {by_id[i] for i in tokens.ids[0]} if tokens.ids else set()
+
+
 def build_keyword_index(texts: Sequence[str], directory: Path) -> list[str]:
     """Index ``texts`` (row ``i`` = chunk row ``i``) and save under ``directory``;
     returns the saved file names relative to ``directory``."""
@@ -76,6 +87,27 @@ class KeywordIndex:
                 f"The keyword index in {directory} is unreadable ({error}). {REBUILD_HINT}"
             ) from error
         self._n_rows = n_rows
+
+    def term_weights(self, text: str) -> dict[str, float]:
+        """Inverse document frequency of each (stemmed) term of ``text``, as
+        BM25 weighs it: rare terms carry a question, common ones (the
+        collection's subject, "Lei Jun") do not. Terms the index has never
+        seen get the highest weight."""
+        tokens = tokenize([text])
+        if not tokens.ids or not len(tokens.ids[0]):
+            return {}
+        by_id = {number: term for term, number in tokens.vocab.items()}
+        scores = self._retriever.scores
+        frequencies = np.diff(np.asarray(scores["indptr"]))
+        n_docs = max(1, int(scores["num_docs"]))
+        vocabulary = self._retriever.vocab_dict
+        weights = {}
+        for token_id in tokens.ids[0]:
+            term = by_id[token_id]
+            row = vocabulary.get(term)
+            frequency = int(frequencies[row]) if row is not None and row < len(frequencies) else 0
+            weights[term] = float(np.log(1 + (n_docs - frequency + 0.5) / (frequency + 0.5)))
+        return weights
 
     def search(self, query: str, top_k: int) -> tuple[np.ndarray, np.ndarray]:
         if self._n_rows == 0:

@@ -3,7 +3,7 @@
 The decision is a logistic model over a few scores that every answer
 produces (:class:`AbstentionFeatures`). Its weights are *fitted* on a question
 set with both answerable and unanswerable questions, by
-``python -m eval.fit_abstention`` (see the README), and shipped in
+``ragqa calibrate`` (see the README), and shipped in
 ``qa/abstention_model.json`` with the data they were fitted on and their
 cross-validated figures. A user can refit on their own questions and point
 ``answer.abstention_model`` at the result.
@@ -29,11 +29,13 @@ class AbstentionFeatures:
     """Scores in [0, 1] (cosines may dip below 0) describing one answer attempt."""
 
     retrieval: float  # best chunk cosine to the question
-    evidence: float  # best sentence cosine to the question
-    support: float  # cosine of the draft to its best supporting sentence (0: no usable draft)
+    evidence: float  # cosine of the quoted sentence to the question
+    coverage: float  # weighted share of the question's terms the passages hold
+    sentence: float  # ... that the quoted sentence holds
+    context: float  # ... that the quoted sentence and its neighbours hold
+    answer_type: float  # 1: it holds the kind of answer asked for, 0: not, 0.5: open question
+    draft: float  # share of the draft's new words the quoted sentence holds
     invented: float  # 1: the draft names things or numbers no passage holds
-    missing: float  # share of the question's content words absent from the passages
-    restates: float  # 1: the draft adds nothing to the question
 
     def vector(self) -> list[float]:
         return [float(getattr(self, f.name)) for f in fields(self)]
@@ -98,9 +100,10 @@ def fit_logistic(
     """Fit weights and bias by gradient descent on the L2-regularised log loss,
     classes weighted equally (unanswerable questions are the minority).
 
-    >>> f = [AbstentionFeatures(0.8, 0.8, 0.8, 0, 0, 0), AbstentionFeatures(0.2, 0.2, 0, 1, 1, 1)]
+    >>> f = [AbstentionFeatures(0.8, 0.8, 0.9, 0.8, 0.9, 1, 0.8, 0),
+    ...      AbstentionFeatures(0.2, 0.2, 0.3, 0.1, 0.2, 0, 0.0, 1)]
     >>> w, b = fit_logistic(f, [True, False])
-    >>> w["retrieval"] > 0 and w["invented"] < 0
+    >>> w["coverage"] > 0 and w["invented"] < 0
     True
     """
     if len(features) != len(answerable) or not features:
@@ -119,3 +122,20 @@ def fit_logistic(
         weights -= learning_rate * (x.T @ error / len(y) + l2 * weights)
         bias -= learning_rate * float(error.mean())
     return dict(zip(AbstentionFeatures.names(), map(float, weights), strict=True)), float(bias)
+
+
+def choose_threshold(answerable_probabilities: Sequence[float], max_false_rate: float) -> float:
+    """The highest threshold that abstains on at most ``max_false_rate`` of the
+    answerable questions (abstain when ``P(answerable) < threshold``): as many
+    unanswerable questions caught as that budget of false abstentions allows.
+
+    >>> choose_threshold([0.9, 0.8, 0.3, 0.6], 0.25)
+    0.6
+    >>> choose_threshold([0.9, 0.8], 0.0)
+    0.8
+    """
+    if not answerable_probabilities:
+        return 0.5
+    ordered = sorted(answerable_probabilities)
+    allowed = int(max_false_rate * len(ordered) + 1e-9)
+    return float(ordered[min(allowed, len(ordered) - 1)])

@@ -1,19 +1,21 @@
 """From a question to a grounded, cited answer, or an honest abstention.
 
 1. **Retrieve** chunks (hybrid dense + BM25 by default).
-2. **Select evidence**: split the top chunks into sentences and score each by
-   its similarity to the question blended with its chunk's score; the best
-   few (with their neighbours) become the numbered passages of the prompt.
-   Short prompts keep the tiny generator on topic and fast.
-3. **Generate** a one-sentence draft (streamed).
-4. **Ground** each draft sentence: its names and numbers must occur in the
-   evidence, and it must be close to an evidence sentence, which becomes its
-   citation. A draft that invents names or numbers means the passages do not
-   hold the answer: abstain. A draft that is merely unsupported is replaced by
-   the best-matching quote, if that is good enough.
-5. **Abstain** when retrieval or support scores fall below the thresholds
-   (fitted on the dev set, see ``benchmarks/fit_thresholds.py``), listing the
-   closest passages instead.
+2. **Score evidence**: split the top chunks into sentences and rank them by
+   how likely each answers (:mod:`qa.evidence`: similarity to the question,
+   the share of its rare terms they hold, the expected kind of answer, the
+   chunk's rank). The best few become the numbered passages of the prompt.
+3. **Draft** a one-sentence answer with the small generator (streamed). Its
+   wording is not trusted (it invents names and years), but the sentence it
+   draws its words from gets a vote.
+4. **Answer** by quoting the winning sentence, cut to its answering clause
+   when long, and cite its exact span. Every word shown is the documents'
+   own, so every name, number and date in the answer occurs in the cited
+   passage by construction.
+5. **Abstain** when the fitted abstention model (``qa/abstention_model.json``,
+   made by ``ragqa calibrate``) judges from retrieval, coverage, answer-type
+   and draft signals that the passages do not answer, listing the closest
+   passages instead.
 """
 
 from __future__ import annotations
@@ -25,24 +27,23 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from corpus.cleaning import INVISIBLE_CHARACTERS
 from corpus.errors import QuestionError
 from indexer.embedder import Embedder
+from indexer.keyword_index import stems
 from qa.abstention import AbstentionFeatures, AbstentionModel
-from qa.generator import Generator, Message
-from qa.grounding import (
-    PassageSentence,
-    best_support,
-    content_words,
-    lexical_support,
-    missing_share,
-    novel_words,
-    passage_sentences,
-    split_answer,
-    unsupported_terms,
+from qa.answer_type import expected_answer_type, has_answer_type
+from qa.evidence import (
+    EvidenceWeights,
+    ScoredSentence,
+    question_term_weights,
+    rank,
+    score_sentences,
+    term_coverage,
+    with_draft,
 )
+from qa.generator import Generator, Message
+from qa.grounding import content_words, novel_words, passage_sentences, unsupported_terms
 from qa.retriever import Retriever
 from qa.types import Answer, Citation, Hit, StageTimings
 
@@ -63,12 +64,9 @@ class AnswerConfig:
     top_k: int = 5
     evidence_sentences: int = 4
     evidence_hits: int = 5
-    sentence_weight: float = 0.7
     max_new_tokens: int = 48
-    max_answer_sentences: int = 1
+    max_answer_words: int = 40
     min_retrieval_score: float = 0.05
-    min_support: float = 0.55
-    min_lexical_support: float = 0.8
     max_question_chars: int = MAX_QUESTION_CHARS
     abstention_model: str = ""  # path of a refitted model; empty: the shipped one
 
@@ -117,42 +115,13 @@ def clean_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> str:
     return text
 
 
-@dataclass(frozen=True)
-class _Evidence:
-    sentence: PassageSentence
-    hit: Hit
-    question_score: float  # blended with the chunk's score, for ranking
-    similarity: float  # the sentence's own cosine to the question
-    vector: np.ndarray
-
-
-@dataclass(frozen=True)
-class _CheckedSentence:
-    """A draft sentence and what the grounding checks found."""
-
-    sentence: str
-    support: _Evidence
-    similarity: float
-    invented: bool
-    restates: bool
-    lexical: float  # share of its new words that the supporting sentence holds
-
-    def supported(self, min_support: float, min_lexical: float) -> bool:
-        return (
-            not self.invented
-            and not self.restates
-            and self.similarity >= min_support
-            and self.lexical >= min_lexical
-        )
-
-
-def _abstain_reason(features: AbstentionFeatures, checked: Sequence[_CheckedSentence]) -> str:
+def _abstain_reason(features: AbstentionFeatures) -> str:
     if features.invented:
         return "the draft named things or numbers that no passage holds"
-    if features.missing >= 0.5:
-        return "the passages do not mention what the question asks about"
-    if checked and all(c.restates for c in checked):
-        return "the draft only restated the question"
+    if features.coverage < 0.5:
+        return "the passages do not mention most of what the question asks about"
+    if features.answer_type == 0.0:
+        return "no passage sentence holds the kind of answer the question asks for"
     return "the passages do not answer the question closely enough"
 
 
@@ -169,9 +138,11 @@ def _is_statement(sentence: str) -> bool:
     )
 
 
-def shorten_quote(sentence: str, question: str, max_words: int = 30) -> str:
-    """Cut a long quoted sentence down to the clause that shares most words with
-    the question (with its neighbours while under ``max_words``).
+def shorten_quote(sentence: str, question: str, max_words: int = 40, draft: str = "") -> str:
+    """Cut a long quoted sentence down to its clause that most likely answers:
+    the one holding the kind of answer asked for, then the most words of the
+    draft and of the question, grown with its neighbours while under
+    ``max_words``.
 
     >>> shorten_quote("Short one.", "anything")
     'Short one.'
@@ -181,8 +152,20 @@ def shorten_quote(sentence: str, question: str, max_words: int = 30) -> str:
         return sentence
     clauses = [c.strip() for c in re.split(r"(?<=[,;:])\s+|\s+[-–—]\s+", sentence) if c.strip()]
     asked = content_words(question)
-    overlap = [len(content_words(c) & asked) for c in clauses]
-    best = max(range(len(clauses)), key=lambda i: (overlap[i], -abs(len(clauses[i].split()) - 15)))
+    drafted = novel_words(draft, question) if draft else set()
+    kind = expected_answer_type(question)
+
+    def merit(i: int) -> tuple[bool, int, int, int]:
+        clause = clauses[i]
+        held = content_words(clause)
+        return (
+            has_answer_type(clause, question, kind),
+            len(held & drafted),
+            len(held & asked),
+            -abs(len(clause.split()) - 15),
+        )
+
+    best = max(range(len(clauses)), key=merit)
     first, last = best, best
     while True:
         grown = False
@@ -242,6 +225,7 @@ class Answerer:
         self.generator = generator
         self.embedder = embedder
         self.config = config or AnswerConfig()
+        self.weights = EvidenceWeights()
         self.abstention_model = AbstentionModel.load(
             Path(self.config.abstention_model) if self.config.abstention_model else None
         )
@@ -277,9 +261,11 @@ class Answerer:
             )
             return
 
-        evidence = self._select_evidence(query, hits)
-        prompt_evidence = evidence[: self.config.evidence_sentences]
-        # Present passages in document order of the chosen sentences' rank.
+        evidence = self._score_evidence(question, query, hits)
+        if not evidence:
+            yield self._abstain(question, query, hits, "no passage sentences", timings, started)
+            return
+        prompt_evidence = rank(evidence, self.weights)[: self.config.evidence_sentences]
         messages = build_prompt(question, [e.sentence.text for e in prompt_evidence])
         draft_parts: list[str] = []
         first_token_at = 0.0
@@ -293,148 +279,90 @@ class Answerer:
         generated = time.perf_counter()
         timings["generate_ms"] = (generated - retrieved) * 1000
         timings["first_token_ms"] = ((first_token_at or generated) - started) * 1000
-        draft = "".join(draft_parts).strip()
+        draft = "".join(draft_parts).strip().split("\n")[0].strip()
 
-        answer = self._ground(question, query, draft, evidence, hits, timings, started)
-        yield answer
+        yield self._answer(question, query, draft, evidence, hits, timings, started)
 
-    def _select_evidence(self, query: str, hits: Sequence[Hit]) -> list[_Evidence]:
+    def _score_evidence(
+        self, question: str, query: str, hits: Sequence[Hit]
+    ) -> list[ScoredSentence]:
         top_hits = list(hits[: self.config.evidence_hits])
         sentences = passage_sentences([h.chunk.text for h in top_hits])
         # Headings and fragments make poor evidence and worse quotes.
         sentences = [s for s in sentences if _is_statement(s.text)] or sentences
+        if not sentences:
+            return []
         vectors = self.embedder.embed([query, *[s.text for s in sentences]])
         question_vector, sentence_vectors = vectors[0], vectors[1:]
-        similarity = sentence_vectors @ question_vector
-        weight = self.config.sentence_weight
-        scored = [
-            _Evidence(
-                sentence=s,
-                hit=top_hits[s.hit_index],
-                question_score=weight * float(sim)
-                + (1 - weight) * float(top_hits[s.hit_index].dense_score or 0.0),
-                similarity=float(sim),
-                vector=sentence_vectors[i],
-            )
-            for i, (s, sim) in enumerate(zip(sentences, similarity, strict=True))
-        ]
-        return sorted(scored, key=lambda e: e.question_score, reverse=True)
+        idf = self.retriever.index.keywords.term_weights(" ".join(sorted(content_words(query))))
+        return score_sentences(
+            question,
+            expected_answer_type(question),
+            sentences,
+            top_hits,
+            sentence_vectors @ question_vector,
+            sentence_vectors,
+            question_term_weights(query, idf),
+        )
 
-    def _ground(
+    def _answer(
         self,
         question: str,
         query: str,
         draft: str,
-        evidence: Sequence[_Evidence],
+        evidence: Sequence[ScoredSentence],
         hits: Sequence[Hit],
         timings: dict[str, float],
         started: float,
     ) -> Answer:
+        """Quote the sentence that best answers (the draft votes for one), or
+        abstain when the fitted model judges the passages do not answer."""
         grounding_started = time.perf_counter()
-        if not evidence:
-            return self._abstain(
-                question, query, hits, "no passage sentences", timings, started, draft
-            )
-        passages = [h.chunk.embedding_text for h in hits[: self.config.evidence_hits]]
-        evidence_vectors = np.stack([e.vector for e in evidence])
-        checked = self._check_draft(question, draft, passages, evidence, evidence_vectors)
-        supported = [
-            c
-            for c in checked
-            if c.supported(self.config.min_support, self.config.min_lexical_support)
-        ]
+        top_hits = hits[: self.config.evidence_hits]
+        passages = [h.chunk.embedding_text for h in top_hits]
+        best = rank(with_draft(evidence, draft, question), self.weights)[0]
+        idf = self.retriever.index.keywords.term_weights(" ".join(sorted(content_words(query))))
+        passage_terms: set[str] = set().union(*(stems(p) for p in passages))
         features = AbstentionFeatures(
             retrieval=max((h.dense_score or 0.0) for h in hits),
-            evidence=max(e.similarity for e in evidence),
-            support=max((c.similarity for c in checked if not c.invented), default=0.0),
-            invented=float(any(c.invented for c in checked)),
-            missing=missing_share(content_words(query), passages),
-            restates=float(all(c.restates for c in checked)) if checked else 1.0,
+            evidence=best.similarity,
+            coverage=term_coverage(question_term_weights(query, idf), passage_terms),
+            sentence=best.coverage,
+            context=best.context,
+            answer_type=best.answer_type,
+            draft=best.draft,
+            invented=float(bool(draft and unsupported_terms(draft, [*passages, question]))),
         )
         probability = self.abstention_model.probability(features)
         timings["ground_ms"] = (time.perf_counter() - grounding_started) * 1000
         if probability < self.abstention_model.threshold:
-            reason = _abstain_reason(features, checked)
-            return self._abstain(question, query, hits, reason, timings, started, draft, features)
-
-        if supported:
-            kept = [(c.sentence, c.support, c.similarity) for c in supported]
-            reason = "draft supported by the cited passages"
-        else:
-            best = evidence[0]
-            kept = [
-                (
-                    shorten_quote(strip_citation_markers(best.sentence.text), question),
-                    best,
-                    best.similarity,
-                )
-            ]
-            reason = "quoted the best-matching passage sentence (the draft was not supported)"
-
-        citations: list[Citation] = []
-        parts: list[str] = []
-        for sentence, support, score in kept:
-            span_start = support.hit.chunk.start + support.sentence.start
-            citation = next(
-                (
-                    c
-                    for c in citations
-                    if c.chunk_id == support.hit.chunk.chunk_id and c.start == span_start
-                ),
-                None,
+            return self._abstain(
+                question, query, hits, _abstain_reason(features), timings, started, draft, features
             )
-            if citation is None:
-                citation = _span_citation(
-                    len(citations) + 1,
-                    support.hit,
-                    support.sentence.start,
-                    support.sentence.end,
-                    score,
-                    True,
-                )
-                citations.append(citation)
-            parts.append(f"{sentence.rstrip()} [{citation.number}]")
+
+        quote = shorten_quote(
+            strip_citation_markers(best.sentence.text),
+            question,
+            self.config.max_answer_words,
+            draft,
+        )
+        citation = _span_citation(
+            1, best.hit, best.sentence.start, best.sentence.end, best.similarity, True
+        )
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         return Answer(
             question=question,
-            text=" ".join(parts),
+            text=f"{quote.rstrip()} [1]",
             abstained=False,
-            citations=citations,
+            citations=[citation],
             hits=list(hits),
             timings=StageTimings(**timings),
             draft=draft,
-            reason=reason,
+            reason="quoted the passage sentence that best answers the question",
             confidence=probability,
             retrieval_query=query,
             features=features,
         )
-
-    def _check_draft(
-        self,
-        question: str,
-        draft: str,
-        passages: Sequence[str],
-        evidence: Sequence[_Evidence],
-        evidence_vectors: np.ndarray,
-    ) -> list[_CheckedSentence]:
-        sentences = split_answer(draft, self.config.max_answer_sentences)
-        if not sentences:
-            return []
-        vectors = self.embedder.embed(sentences)
-        checked = []
-        for sentence, vector in zip(sentences, vectors, strict=True):
-            index, similarity = best_support(vector, evidence_vectors)
-            checked.append(
-                _CheckedSentence(
-                    sentence=sentence,
-                    support=evidence[index],
-                    similarity=similarity,
-                    invented=bool(unsupported_terms(sentence, [*passages, question])),
-                    restates=not novel_words(sentence, question),
-                    lexical=lexical_support(sentence, question, evidence[index].sentence.text),
-                )
-            )
-        return checked
 
     def _abstain(
         self,

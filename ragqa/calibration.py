@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from corpus.errors import EvaluationError
-from qa.abstention import AbstentionFeatures, AbstentionModel, fit_logistic
+from qa.abstention import AbstentionFeatures, AbstentionModel, choose_threshold, fit_logistic
 
 
 def _rates(
@@ -35,8 +35,31 @@ def _rates(
     return {"abstention.recall": round(recall, 4), "abstention.false_rate": round(false_rate, 4)}
 
 
+DEFAULT_L2 = 0.1
+DEFAULT_MAX_FALSE_RATE = 0.1
+
+
+def fit_model(
+    features: Sequence[AbstentionFeatures],
+    labels: Sequence[bool],
+    max_false_rate: float = DEFAULT_MAX_FALSE_RATE,
+    l2: float = DEFAULT_L2,
+) -> AbstentionModel:
+    """Fit the weights, then the threshold that keeps false abstentions on
+    these questions within ``max_false_rate``."""
+    weights, bias = fit_logistic(features, labels, l2=l2)
+    model = AbstentionModel(weights, bias)
+    answerable = [model.probability(f) for f, y in zip(features, labels, strict=True) if y]
+    return replace(model, threshold=choose_threshold(answerable, max_false_rate))
+
+
 def cross_validate(
-    features: Sequence[AbstentionFeatures], labels: Sequence[bool], folds: int = 5, seed: int = 7
+    features: Sequence[AbstentionFeatures],
+    labels: Sequence[bool],
+    folds: int = 5,
+    seed: int = 7,
+    max_false_rate: float = DEFAULT_MAX_FALSE_RATE,
+    l2: float = DEFAULT_L2,
 ) -> dict[str, float]:
     """Abstention recall and false rate of models fitted without the fold they judge."""
     order = list(range(len(features)))
@@ -45,8 +68,9 @@ def cross_validate(
     for fold in range(folds):
         held_out = set(order[fold::folds])
         train = [i for i in order if i not in held_out]
-        weights, bias = fit_logistic([features[i] for i in train], [labels[i] for i in train])
-        model = AbstentionModel(weights, bias)
+        model = fit_model(
+            [features[i] for i in train], [labels[i] for i in train], max_false_rate, l2
+        )
         for i in held_out:
             abstained[i] = model.should_abstain(features[i])
     unanswerable = [i for i, y in enumerate(labels) if not y]
@@ -96,19 +120,30 @@ def run_calibrate(args: argparse.Namespace) -> int:
     settings, pipeline = _pipeline(args)
     _ensure_index(pipeline, settings)
     features, labels = collect_features(pipeline, questions)
-    weights, bias = fit_logistic(features, labels)
-    model = AbstentionModel(weights, bias)
+    model = fit_model(features, labels, args.max_false_rate, args.l2)
     report = {
         "fitted_on": str(path),
         "n_questions": len(labels),
         "n_unanswerable": labels.count(False),
         "training": _rates(model, features, labels),
-        "cross_validated": cross_validate(features, labels),
+        "cross_validated": cross_validate(
+            features, labels, max_false_rate=args.max_false_rate, l2=args.l2
+        ),
+        "how": (
+            f"L2-regularised logistic regression (l2={args.l2}), classes weighted equally, "
+            f"threshold set so that at most {args.max_false_rate:.0%} of the answerable "
+            "questions are abstained on; refit with `ragqa calibrate --questions FILE --out FILE`"
+        ),
     }
     model = replace(model, notes=report)
     if args.out:
         model.save(args.out)
-    print(json.dumps({"weights": weights, "bias": bias, **report}, indent=2))
+    print(
+        json.dumps(
+            {"weights": model.weights, "bias": model.bias, "threshold": model.threshold, **report},
+            indent=2,
+        )
+    )
     return 0
 
 
@@ -121,4 +156,13 @@ def add_command(commands: Any, add_common: Callable[[argparse.ArgumentParser], N
     )
     parser.add_argument("--questions", type=Path, required=True, help="question file (JSON Lines)")
     parser.add_argument("--out", type=Path, help="write the fitted model here (JSON)")
+    parser.add_argument(
+        "--max-false-rate",
+        type=float,
+        default=DEFAULT_MAX_FALSE_RATE,
+        help="share of answerable questions the threshold may abstain on (default 0.1)",
+    )
+    parser.add_argument(
+        "--l2", type=float, default=DEFAULT_L2, help="L2 penalty of the logistic fit (default 0.1)"
+    )
     add_common(parser)

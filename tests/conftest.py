@@ -47,7 +47,9 @@ def real_pipeline(default_index_dir, real_embedder, real_generator):
     from qa.pipeline import Pipeline, PipelineConfig
 
     return Pipeline(
-        PipelineConfig(index_dir=default_index_dir), embedder=real_embedder, generator=real_generator
+        PipelineConfig(index_dir=default_index_dir),
+        embedder=real_embedder,
+        generator=real_generator,
     )
 
 

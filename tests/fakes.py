@@ -56,7 +56,7 @@ class ScriptedGenerator:
 
     name = "scripted"
 
-    def __init__(self, reply: str | None = None, reply_for=None) -> None:  # noqa: ANN001
+    def __init__(self, reply: str | None = None, reply_for=None) -> None:
         self.reply = reply
         self.reply_for = reply_for
         self.prompts: list[Sequence[Message]] = []
@@ -64,5 +64,4 @@ class ScriptedGenerator:
     def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
         self.prompts.append(messages)
         text = self.reply_for(messages) if self.reply_for else (self.reply or "")
-        for word in re.findall(r"\S+\s*", text):
-            yield word
+        yield from re.findall(r"\S+\s*", text)

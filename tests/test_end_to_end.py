@@ -8,26 +8,23 @@ from qa.normalise import mentions
 
 pytestmark = pytest.mark.integration
 
-# Known misses, measured on 2026-11-23 (see README "Answer quality"): the 135M
-# draft writes "The answer is 2018." for year questions, which grounding
-# rejects as invented, and the fitted abstention model then abstains. They are
-# kept here, as non-strict xfails, so a fix shows up as XPASS.
-DRAFT_INVENTS = pytest.mark.xfail(
+# Known misses, measured on 2026-11-23 (see README "Answer quality"), kept as
+# non-strict xfails so that a fix shows up as XPASS.
+RETRIEVAL_MISS = pytest.mark.xfail(
     strict=False,
-    reason="the draft invents a year or a name and the system abstains or quotes the wrong sentence",
+    reason="the five chunks retrieved all come from the essay, not the biography that holds "
+    "the year; the draft then invents one (2016) and the system abstains",
 )
 
 ANSWERABLE = [
     ("How old was Lei Jun when he founded Xiaomi?", "40"),
     ("Where was Lei Jun born?", "Xiantao"),
-    pytest.param("In which year was Lei Jun born?", "1969", marks=DRAFT_INVENTS),
-    pytest.param("Which university did Lei Jun attend?", "Wuhan University", marks=DRAFT_INVENTS),
-    pytest.param("In what year did Lei Jun become CEO of Kingsoft?", "1998", marks=DRAFT_INVENTS),
-    pytest.param("In what year was Xiaomi founded?", "2010", marks=DRAFT_INVENTS),
-    pytest.param(
-        "Which book inspired Lei Jun in his youth?", "Fire in the Valley", marks=DRAFT_INVENTS
-    ),
-    pytest.param("What did Lei Jun study at university?", "computer science", marks=DRAFT_INVENTS),
+    ("In which year was Lei Jun born?", "1969"),
+    ("Which university did Lei Jun attend?", "Wuhan University"),
+    ("In what year did Lei Jun become CEO of Kingsoft?", "1998"),
+    pytest.param("In what year was Xiaomi founded?", "2010", marks=RETRIEVAL_MISS),
+    ("Which book inspired Lei Jun in his youth?", "Fire in the Valley"),
+    ("What did Lei Jun study at university?", "computer science"),
 ]
 
 UNANSWERABLE = [

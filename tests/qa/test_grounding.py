@@ -67,7 +67,10 @@ def test_content_words_and_missing_share() -> None:
 
 
 def test_split_answer_drops_repeats_and_limits() -> None:
-    assert split_answer("A is one. A is one. B is two. C is three.", 2) == ["A is one.", "B is two."]
+    assert split_answer("A is one. A is one. B is two. C is three.", 2) == [
+        "A is one.",
+        "B is two.",
+    ]
     assert split_answer("   ") == []
 
 
@@ -79,14 +82,17 @@ def test_passage_sentences_keep_offsets() -> None:
 
 def test_best_support_picks_highest_cosine() -> None:
     candidates = np.array([[1.0, 0.0], [0.6, 0.8]], dtype=np.float32)
-    assert best_support(np.array([0.0, 1.0], dtype=np.float32), candidates) == (1, pytest.approx(0.8))
+    assert best_support(np.array([0.0, 1.0], dtype=np.float32), candidates) == (
+        1,
+        pytest.approx(0.8),
+    )
     assert best_support(np.array([1.0, 0.0]), np.zeros((0, 2))) == (-1, 0.0)
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("Lei Jun’s “Xiaomi”", "lei jun's \"xiaomi\""),
+        ("Lei Jun’s “Xiaomi”", 'lei jun\'s "xiaomi"'),
         ("  A\t\nB  ", "a b"),
         ("2010–2014 — ok", "2010-2014 - ok"),
         ("ＡＢＣ", "abc"),  # NFKC folds full-width letters
