@@ -261,7 +261,8 @@ class Answerer:
             )
             return
 
-        evidence = self._score_evidence(question, query, hits)
+        terms = self._question_terms(query)
+        evidence = self._score_evidence(question, query, hits, terms)
         if not evidence:
             yield self._abstain(question, query, hits, "no passage sentences", timings, started)
             return
@@ -281,10 +282,15 @@ class Answerer:
         timings["first_token_ms"] = ((first_token_at or generated) - started) * 1000
         draft = "".join(draft_parts).strip().split("\n")[0].strip()
 
-        yield self._answer(question, query, draft, evidence, hits, timings, started)
+        yield self._answer(question, query, draft, evidence, terms, hits, timings, started)
+
+    def _question_terms(self, query: str) -> dict[str, float]:
+        """The query's content terms, stemmed, with their IDF in the collection."""
+        idf = self.retriever.index.keywords.term_weights(" ".join(sorted(content_words(query))))
+        return question_term_weights(query, idf)
 
     def _score_evidence(
-        self, question: str, query: str, hits: Sequence[Hit]
+        self, question: str, query: str, hits: Sequence[Hit], terms: dict[str, float]
     ) -> list[ScoredSentence]:
         top_hits = list(hits[: self.config.evidence_hits])
         sentences = passage_sentences([h.chunk.text for h in top_hits])
@@ -294,7 +300,6 @@ class Answerer:
             return []
         vectors = self.embedder.embed([query, *[s.text for s in sentences]])
         question_vector, sentence_vectors = vectors[0], vectors[1:]
-        idf = self.retriever.index.keywords.term_weights(" ".join(sorted(content_words(query))))
         return score_sentences(
             question,
             expected_answer_type(question),
@@ -302,7 +307,7 @@ class Answerer:
             top_hits,
             sentence_vectors @ question_vector,
             sentence_vectors,
-            question_term_weights(query, idf),
+            terms,
         )
 
     def _answer(
@@ -311,6 +316,7 @@ class Answerer:
         query: str,
         draft: str,
         evidence: Sequence[ScoredSentence],
+        terms: dict[str, float],
         hits: Sequence[Hit],
         timings: dict[str, float],
         started: float,
@@ -321,12 +327,11 @@ class Answerer:
         top_hits = hits[: self.config.evidence_hits]
         passages = [h.chunk.embedding_text for h in top_hits]
         best = rank(with_draft(evidence, draft, question), self.weights)[0]
-        idf = self.retriever.index.keywords.term_weights(" ".join(sorted(content_words(query))))
         passage_terms: set[str] = set().union(*(stems(p) for p in passages))
         features = AbstentionFeatures(
             retrieval=max((h.dense_score or 0.0) for h in hits),
             evidence=best.similarity,
-            coverage=term_coverage(question_term_weights(query, idf), passage_terms),
+            coverage=term_coverage(terms, passage_terms),
             sentence=best.coverage,
             context=best.context,
             answer_type=best.answer_type,

@@ -1,10 +1,11 @@
 """Checks that tie an answer to the passages it came from.
 
 The generator is tiny and never cites; asked something the passages do not
-cover it invents names and numbers. So every sentence it writes is checked
-here: its names and numbers must occur in the passages, and it must be close
-(by embedding similarity) to a passage sentence, which becomes its citation.
-These are pure functions over text and vectors, tested on their own.
+cover it invents names and numbers. These pure functions find the names and
+numbers a text states (:func:`salient_terms`), which of them no passage holds
+(:func:`unsupported_terms`), the meaningful words of a text
+(:func:`content_words`) and what an answer adds to its question
+(:func:`novel_words`); the answerer and the evidence ranking build on them.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import numpy as np
 
 from corpus.chunking import sentence_spans
 from qa.normalise import normalise
@@ -182,36 +181,6 @@ def passage_sentences(chunk_texts: Sequence[str]) -> list[PassageSentence]:
         for index, text in enumerate(chunk_texts)
         for start, end in sentence_spans(text)
     ]
-
-
-def best_support(sentence_vector: np.ndarray, candidate_vectors: np.ndarray) -> tuple[int, float]:
-    """Index and cosine of the candidate closest to ``sentence_vector``."""
-    if len(candidate_vectors) == 0:
-        return -1, 0.0
-    similarity = candidate_vectors @ sentence_vector
-    best = int(np.argmax(similarity))
-    return best, float(similarity[best])
-
-
-def split_answer(text: str, max_sentences: int = 2) -> list[str]:
-    """The first sentences of a generated answer, with repeats removed (the
-    model drifts into repetition after its first sentence).
-
-    >>> split_answer("He was 40. He was 40. He founded Xiaomi.")
-    ['He was 40.', 'He founded Xiaomi.']
-    """
-    seen: set[str] = set()
-    sentences: list[str] = []
-    for start, end in sentence_spans(text.strip()):
-        sentence = text.strip()[start:end].strip()
-        key = normalise(sentence)
-        if len(key) < 3 or key in seen:
-            continue
-        seen.add(key)
-        sentences.append(sentence)
-        if len(sentences) == max_sentences:
-            break
-    return sentences
 
 
 _STOPWORDS = frozenset(
@@ -387,18 +356,6 @@ def _stem(word: str) -> str:
     return word
 
 
-def missing_share(words: set[str], passages: Sequence[str]) -> float:
-    """Share of ``words`` found (by crude stem) in none of ``passages``.
-
-    >>> missing_share({"wife", "lei"}, ["Lei Jun was born in 1969."])
-    0.5
-    """
-    if not words:
-        return 0.0
-    present = {_stem(w) for p in passages for w in content_words(p)}
-    return sum(1 for w in words if _stem(w) not in present) / len(words)
-
-
 def novel_words(answer: str, question: str) -> set[str]:
     """Content words of the answer that the question did not already hold: an
     answer without any only restates the question.
@@ -408,17 +365,3 @@ def novel_words(answer: str, question: str) -> set[str]:
     """
     asked = {_stem(w) for w in content_words(question)}
     return {w for w in content_words(answer) if _stem(w) not in asked}
-
-
-def lexical_support(answer: str, question: str, evidence: str) -> float:
-    """Share of the answer's new content words (those not in the question) that
-    the evidence sentence holds; 0 when the answer adds nothing.
-
-    >>> lexical_support("He was born in Xiantao.", "Where was he born?", "Born in Xiantao, Hubei.")
-    1.0
-    """
-    novel = novel_words(answer, question)
-    if not novel:
-        return 0.0
-    present = {_stem(w) for w in content_words(evidence)}
-    return sum(1 for w in novel if _stem(w) in present) / len(novel)
