@@ -90,6 +90,7 @@ class CrossEncoderReranker:
     """A sentence-transformers CrossEncoder loaded from a local folder."""
 
     def __init__(self, model_path: str, depth: int = 12) -> None:
+        model_path = os.path.expanduser(model_path)
         if not os.path.isdir(model_path):
             raise ConfigError(f"Cross-encoder folder {model_path!r} does not exist.")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
