@@ -36,6 +36,7 @@ from qa.answer_type import expected_answer_type, has_answer_type
 from qa.evidence import (
     EvidenceWeights,
     ScoredSentence,
+    SentenceVectors,
     question_term_weights,
     rank,
     score_sentences,
@@ -243,12 +244,14 @@ class Answerer:
         generator: Generator,
         embedder: Embedder,
         config: AnswerConfig | None = None,
+        sentence_vectors: SentenceVectors | None = None,
     ) -> None:
         self.retriever = retriever
         self.generator = generator
         self.embedder = embedder
         self.config = config or AnswerConfig()
         self.weights = EvidenceWeights()
+        self.sentence_vectors = sentence_vectors or SentenceVectors(embedder)
         self.abstention_model = AbstentionModel.load(
             Path(self.config.abstention_model) if self.config.abstention_model else None
         )
@@ -325,8 +328,8 @@ class Answerer:
         sentences = [s for s in sentences if _is_statement(s.text)] or sentences
         if not sentences:
             return []
-        vectors = self.embedder.embed([query, *[s.text for s in sentences]])
-        question_vector, sentence_vectors = vectors[0], vectors[1:]
+        question_vector = self.embedder.embed([query])[0]
+        sentence_vectors = self.sentence_vectors.embed([s.text for s in sentences])
         return score_sentences(
             question,
             expected_answer_type(question),

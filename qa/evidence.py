@@ -25,11 +25,14 @@ coarse grid so that they do not fit individual questions.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
+from indexer.embedder import Embedder
 from indexer.keyword_index import stems
 from qa.answer_type import AnswerType, has_answer_type
 from qa.grounding import PassageSentence, content_words, novel_words
@@ -148,3 +151,39 @@ def with_draft(scored: Sequence[ScoredSentence], draft: str, question: str) -> l
 
 def rank(scored: Sequence[ScoredSentence], weights: EvidenceWeights) -> list[ScoredSentence]:
     return sorted(scored, key=lambda s: s.score(weights), reverse=True)
+
+
+class SentenceVectors:
+    """Embeds passage sentences, remembering the last ``max_entries`` of them.
+
+    Ranking embeds every sentence of the top chunks for every question, and
+    in a conversation the same chunks come back again and again; the cache
+    saves that embedding time (about 0.5 s a question on 2 cores). One cache
+    serves one embedding model.
+    """
+
+    def __init__(self, embedder: Embedder, max_entries: int = 50_000) -> None:
+        self.embedder = embedder
+        self.max_entries = max_entries
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        fresh = self.embedder.embed(missing) if missing else None
+        with self._lock:
+            if fresh is not None:
+                for text, vector in zip(missing, fresh, strict=True):
+                    self._vectors[text] = vector
+            found = []
+            for text in texts:
+                vector = self._vectors.get(text)
+                if vector is None:  # evicted meanwhile by another thread
+                    vector = self.embedder.embed([text])[0]
+                self._vectors[text] = vector
+                self._vectors.move_to_end(text)
+                found.append(vector)
+            while len(self._vectors) > self.max_entries:
+                self._vectors.popitem(last=False)
+        return np.stack(found) if found else np.zeros((0, self.embedder.dimension), np.float32)

@@ -23,6 +23,7 @@ from indexer.embedder import Embedder, EmbedderConfig, make_embedder
 from indexer.saved_index import SavedIndex
 from indexer.vector_index import VectorIndexConfig
 from qa.answerer import AnswerConfig, Answerer, Token, clean_question
+from qa.evidence import SentenceVectors
 from qa.generator import Generator, GeneratorConfig, make_generator
 from qa.reranker import RerankConfig, make_reranker
 from qa.retriever import RetrievalConfig, Retriever
@@ -66,6 +67,7 @@ class Pipeline:
         if generator is not None:
             self._generators[config.generator.backend] = generator
         self._index: SavedIndex | None = None
+        self._sentence_vectors: SentenceVectors | None = None
         self._lock = threading.RLock()
 
     @property
@@ -143,7 +145,16 @@ class Pipeline:
             self.config.retrieval,
             make_reranker(self.config.rerank, self.embedder),
         )
-        return Answerer(retriever, self.generator(backend), self.embedder, self.config.answer)
+        with self._lock:
+            if self._sentence_vectors is None:
+                self._sentence_vectors = SentenceVectors(self.embedder)
+        return Answerer(
+            retriever,
+            self.generator(backend),
+            self.embedder,
+            self.config.answer,
+            self._sentence_vectors,
+        )
 
     def ask(
         self,

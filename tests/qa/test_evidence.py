@@ -9,6 +9,7 @@ from corpus.documents import Chunk
 from qa.answer_type import AnswerType, expected_answer_type, has_answer_type
 from qa.evidence import (
     EvidenceWeights,
+    SentenceVectors,
     draft_overlap,
     question_term_weights,
     rank,
@@ -17,6 +18,7 @@ from qa.evidence import (
 )
 from qa.grounding import passage_sentences
 from qa.types import Hit
+from tests.fakes import HashEmbedder
 
 
 @pytest.mark.parametrize(
@@ -109,3 +111,19 @@ def test_answering_sentence_outranks_the_restating_one() -> None:
     best = rank(scored, EvidenceWeights())[0]
     assert best.sentence.text.endswith("in 2007.")
     assert best.answer_type == 1.0 and scored[0].answer_type == 0.0
+
+
+def test_sentence_vectors_embed_each_text_once_and_stay_bounded() -> None:
+    embedder = HashEmbedder()
+    cache = SentenceVectors(embedder, max_entries=3)
+    first = cache.embed(["a b", "c d", "a b"])
+    assert embedder.texts_embedded == 2  # the repeat inside one call is embedded once
+    np.testing.assert_allclose(first, embedder.embed(["a b", "c d", "a b"]), atol=1e-6)
+    embedder.texts_embedded = 0
+    cache.embed(["c d", "a b"])
+    assert embedder.texts_embedded == 0  # both remembered
+    cache.embed(["e f", "g h"])  # four distinct texts seen, room for three
+    embedder.texts_embedded = 0
+    cache.embed(["c d"])  # least recently used of the first two is gone
+    assert embedder.texts_embedded == 1
+    assert cache.embed([]).shape == (0, embedder.dimension)
