@@ -69,9 +69,16 @@ def _citation_line(citation: Citation, show_scores: bool) -> str:
     return f"{line} ({escape_markdown(_score(citation))})" if show_scores else line
 
 
+# The model's draft is not the answer (the answer quotes the documents, and
+# the draft may name a wrong year); say so while it streams.
+DRAFT_LABEL = "*Draft, being checked against the documents:*"
+
+
 def draft_markdown(draft: str) -> str:
-    """The answer while it is being written, with a cursor to say so."""
-    return f"{escape_markdown(draft.strip())} {CURSOR}" if draft.strip() else CURSOR
+    """The model's draft while it is being written, labelled as such, with a cursor."""
+    if not draft.strip():
+        return CURSOR
+    return f"{DRAFT_LABEL} {escape_markdown(draft.strip())} {CURSOR}"
 
 
 def answer_markdown(

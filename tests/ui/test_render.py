@@ -198,7 +198,11 @@ def test_citation_label_is_plain_text_with_optional_score() -> None:
 
 @pytest.mark.parametrize(
     ("draft", "shown"),
-    [("", render.CURSOR), ("   ", render.CURSOR), ("Lei *Jun*", "Lei \\*Jun\\* " + render.CURSOR)],
+    [
+        ("", render.CURSOR),
+        ("   ", render.CURSOR),
+        ("Lei *Jun*", render.DRAFT_LABEL + " Lei \\*Jun\\* " + render.CURSOR),
+    ],
 )
 def test_draft_markdown(draft: str, shown: str) -> None:
     assert render.draft_markdown(draft) == shown
