@@ -8,15 +8,19 @@ absolute times drift with the load; interleaved pairs see the same load).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
+import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+import urllib.request
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,8 +125,10 @@ def run_process(
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    """The environment for a child: offline model loading, quiet libraries."""
-    env = dict(os.environ)
+    """The environment for a child: offline model loading, quiet libraries,
+    and only the ``RAGQA_*`` settings given here (a developer's own must not
+    change what is measured)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGQA_")}
     env.update(
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
@@ -133,6 +139,82 @@ def child_env(**extra: str) -> dict[str, str]:
     )
     env.update(extra)
     return env
+
+
+def ragqa_command() -> list[str]:
+    """The ``ragqa`` entry point of this environment."""
+    script = Path(sys.executable).with_name("ragqa")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "ragqa.cli"]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class RunningUi:
+    url: str
+    seconds_to_ready: float
+    cpu_seconds_to_ready: float | None  # less sensitive to a busy machine (Linux only)
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU time a process has used so far, from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def running_ragqa_ui(
+    arguments: Sequence[str],
+    env: dict[str, str],
+    *,
+    cwd: Path | None = None,
+    timeout_s: float = 240.0,
+) -> Iterator[RunningUi]:
+    """Start ``ragqa ui --port P ARGUMENTS`` as a person would, wait until its
+    page is served, and stop it (SIGINT, then kill) when the block ends."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    with tempfile.TemporaryFile() as output:
+        started = time.perf_counter()
+        child = subprocess.Popen(
+            [*ragqa_command(), "ui", "--port", str(port), *arguments],
+            env=env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            while True:
+                if child.poll() is not None:
+                    output.seek(0)
+                    tail = output.read().decode("utf-8", "replace")[-2000:]
+                    raise RuntimeError(f"ragqa ui exited with {child.returncode}:\n{tail}")
+                try:
+                    with urllib.request.urlopen(url, timeout=2) as page:
+                        if page.status == 200 and page.read():
+                            break
+                except OSError:
+                    pass
+                if time.perf_counter() - started > timeout_s:
+                    raise TimeoutError(f"ragqa ui did not serve {url} within {timeout_s:.0f} s")
+                time.sleep(0.05)
+            yield RunningUi(url, time.perf_counter() - started, cpu_seconds(child.pid))
+        finally:
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+                try:
+                    child.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

@@ -21,13 +21,8 @@ from __future__ import annotations
 
 import argparse
 import re
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -42,49 +37,12 @@ from benchmarks._common import (
     machine,
     median,
     run_process,
+    running_ragqa_ui,
 )
 
 TARGET_S = 5.0
 QUESTION = "When did Lei Jun found Xiaomi?"
 UI_TIMEOUT_S = 180.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def ui_ready_seconds(
-    command: list[str], env: dict[str, str], port: int, timeout_s: float = UI_TIMEOUT_S
-) -> float:
-    """Spawn the chat window and poll its page until it is served."""
-    with tempfile.TemporaryFile() as errors:
-        started = time.perf_counter()
-        child = subprocess.Popen(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=errors, stdin=subprocess.DEVNULL
-        )
-        try:
-            while time.perf_counter() - started < timeout_s:
-                if child.poll() is not None:
-                    errors.seek(0)
-                    tail = errors.read().decode("utf-8", "replace")[-2000:]
-                    raise RuntimeError(f"ragqa ui exited early:\n{tail}")
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as page:
-                        if page.status == 200 and page.read():
-                            return time.perf_counter() - started
-                except OSError:
-                    pass
-                time.sleep(0.05)
-            raise RuntimeError(f"ragqa ui was not ready after {timeout_s:.0f} s")
-        finally:
-            child.send_signal(signal.SIGINT)
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
 
 
 def import_costs(importtime_stderr: str, top: int = 12) -> list[tuple[str, float]]:
@@ -157,13 +115,10 @@ def main(argv: list[str] | None = None) -> int:
                 ask_rss[backend].append(run.max_rss_mib)
                 message = f"round {round_number + 1}: ask ({backend}) {run.seconds:.1f} s"
                 if with_ui:
-                    port = _free_port()
-                    seconds = ui_ready_seconds(
-                        [ragqa, "ui", "--port", str(port), "--index-dir", str(index_dir)],
-                        env(backend),
-                        port,
-                        args.ui_timeout,
-                    )
+                    with running_ragqa_ui(
+                        ["--index-dir", str(index_dir)], env(backend), timeout_s=args.ui_timeout
+                    ) as running:
+                        seconds = running.seconds_to_ready
                     ui[backend].append(seconds)
                     message += f"; ui ({backend}) {seconds:.1f} s"
                 log(message)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ui.startup import running_ragqa_ui
+from benchmarks._common import child_env, running_ragqa_ui
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +30,9 @@ def test_ragqa_ui_serves_the_window_on_loopback(
     tmp_path: Path, default_index_dir: Path, artifacts_dir: Path
 ) -> None:
     shutil.copytree(default_index_dir, tmp_path / "index" / "default")
-    with running_ragqa_ui(tmp_path) as ui:
+    env = child_env(RAGQA_DATA_DIR=str(tmp_path))
+    env.pop("GRADIO_TEMP_DIR", None)  # the window's own default, as for a person
+    with running_ragqa_ui([], env, cwd=tmp_path) as ui:
         port = int(ui.url.rstrip("/").rsplit(":", 1)[1])
         address = other_address()
         if address is not None:
