@@ -145,23 +145,20 @@ def test_clean_question_strips_control_characters() -> None:
     assert clean_question("雷军是谁？") == "雷军是谁？"
 
 
+LONG_SENTENCE = (
+    "Although he had led office software maker Kingsoft to an IPO in Hongkong in 2007, he was "
+    "disappointed, because the company had battled Microsoft for sixteen long years without "
+    "winning, and he felt he had lost the golden years of the internet."
+)
+
+
 def test_shorten_quote_keeps_the_clause_that_matches() -> None:
-    sentence = (
-        "Although he had led office software maker Kingsoft to an IPO in Hongkong in 2007, he was "
-        "disappointed, because the company had battled Microsoft for sixteen long years without "
-        "winning, and he felt he had lost the golden years of the internet."
-    )
-    short = shorten_quote(sentence, "Where did Kingsoft have its IPO?", max_words=20)
+    short = shorten_quote(LONG_SENTENCE, "Where did Kingsoft have its IPO?", max_words=20)
     assert "Kingsoft" in short and len(short.split()) <= 20
 
 
 def test_shorten_quote_keeps_the_clause_with_the_asked_for_number() -> None:
-    sentence = (
-        "Although he had led office software maker Kingsoft to an IPO in Hongkong in 2007, he was "
-        "disappointed, because the company had battled Microsoft for sixteen long years without "
-        "winning, and he felt he had lost the golden years of the internet."
-    )
-    short = shorten_quote(sentence, "How long did Kingsoft battle Microsoft?", max_words=20)
+    short = shorten_quote(LONG_SENTENCE, "How long did Kingsoft battle Microsoft?", max_words=20)
     assert "sixteen" in short and len(short.split()) <= 20
 
 
