@@ -37,7 +37,6 @@ from qa.evidence import (
     EvidenceWeights,
     ScoredSentence,
     SentenceVectors,
-    question_term_weights,
     rank,
     score_sentences,
     term_coverage,
@@ -280,11 +279,11 @@ class Answerer:
         retrieved = time.perf_counter()
         timings = {"retrieve_ms": (retrieved - started) * 1000}
 
-        top_dense = max((h.dense_score or 0.0 for h in hits), default=0.0)
         if asks_about_the_assistant(question):
             reason = "the question asks for the assistant's instructions, which are not documents"
             yield self._abstain(question, query, hits, reason, timings, started)
             return
+        top_dense = max((h.dense_score or 0.0 for h in hits), default=0.0)
         if not hits or top_dense < self.config.min_retrieval_score:
             yield self._abstain(
                 question, query, hits, "no passage is close to the question", timings, started
@@ -315,9 +314,9 @@ class Answerer:
         yield self._answer(question, query, draft, evidence, terms, hits, timings, started)
 
     def _question_terms(self, query: str) -> dict[str, float]:
-        """The query's content terms, stemmed, with their IDF in the collection."""
-        idf = self.retriever.index.keywords.term_weights(" ".join(sorted(content_words(query))))
-        return question_term_weights(query, idf)
+        """The query's content terms, stemmed, with their IDF in the collection;
+        words that carry no meaning ("what", "did") are left out, however rare."""
+        return self.retriever.index.keywords.term_weights(" ".join(sorted(content_words(query))))
 
     def _score_evidence(
         self, question: str, query: str, hits: Sequence[Hit], terms: dict[str, float]

@@ -35,7 +35,7 @@ import numpy as np
 from indexer.embedder import Embedder
 from indexer.keyword_index import stems
 from qa.answer_type import AnswerType, has_answer_type
-from qa.grounding import PassageSentence, content_words, novel_words
+from qa.grounding import PassageSentence, novel_words
 from qa.types import Hit
 
 
@@ -73,13 +73,6 @@ class ScoredSentence:
             + weights.chunk_rank * self.chunk_rank
             + weights.draft * self.draft
         )
-
-
-def question_term_weights(question: str, idf: Mapping[str, float]) -> dict[str, float]:
-    """The question's content terms (stemmed) with their weights; words that
-    carry no meaning ("what", "did") are left out whatever their rarity."""
-    meaningful = stems(" ".join(sorted(content_words(question))))
-    return {term: weight for term, weight in idf.items() if term in meaningful}
 
 
 def term_coverage(term_weights: Mapping[str, float], terms: set[str]) -> float:

@@ -11,7 +11,6 @@ from qa.evidence import (
     EvidenceWeights,
     SentenceVectors,
     draft_overlap,
-    question_term_weights,
     rank,
     score_sentences,
     term_coverage,
@@ -68,11 +67,6 @@ def test_term_coverage_weighs_rare_terms() -> None:
     assert term_coverage(weights, {"tuberculosi"}) == pytest.approx(3.0 / 3.2)
     assert term_coverage(weights, {"lei", "jun"}) == pytest.approx(0.2 / 3.2)
     assert term_coverage({}, {"anything"}) == 0.0
-
-
-def test_question_term_weights_drop_question_words() -> None:
-    idf = {"what": 2.0, "diseas": 3.0, "did": 2.2, "catch": 2.7}
-    assert question_term_weights("What disease did he catch?", idf) == {"diseas": 3.0, "catch": 2.7}
 
 
 def test_draft_overlap_counts_only_new_words() -> None:
