@@ -92,7 +92,7 @@ def collect_features(
     features, labels = [], []
     for number, item in enumerate(questions, start=1):
         answer = pipeline.ask(item["question"])
-        if answer.features is None:  # nothing retrieved at all
+        if answer.features is None:  # abstained before the model was asked (no close passage)
             continue
         features.append(answer.features)
         labels.append(bool(item["answerable"]))
@@ -120,11 +120,20 @@ def run_calibrate(args: argparse.Namespace) -> int:
     settings, pipeline = _pipeline(args)
     _ensure_index(pipeline, settings)
     features, labels = collect_features(pipeline, questions)
+    decided_before = len(questions) - len(labels)
+    if set(labels) != {True, False}:
+        raise EvaluationError(
+            f"{path}: after {decided_before} of {len(questions)} questions were abstained on "
+            "before the abstention model is consulted (no passage close to them), only "
+            f"{'answerable' if any(labels) else 'unanswerable'} questions are left to fit on. "
+            "Add unanswerable questions that the documents come close to answering."
+        )
     model = fit_model(features, labels, args.max_false_rate, args.l2)
     report = {
         "fitted_on": str(path),
         "n_questions": len(labels),
         "n_unanswerable": labels.count(False),
+        "n_decided_before_the_model": decided_before,
         "training": _rates(model, features, labels),
         "cross_validated": cross_validate(
             features, labels, max_false_rate=args.max_false_rate, l2=args.l2

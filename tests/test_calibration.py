@@ -1,0 +1,141 @@
+"""``ragqa calibrate``: fitting the abstention model and its threshold."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from qa.abstention import AbstentionFeatures, AbstentionModel
+from ragqa.calibration import cross_validate, fit_model
+from tests.test_cli import assert_user_error, built_index, env, run  # noqa: F401 (fixtures)
+
+
+def _features(answerable: bool, rng: random.Random) -> AbstentionFeatures:
+    """Answerable attempts cover the question well, unanswerable ones less so
+    (with overlap, as in real data)."""
+    centre = 0.7 if answerable else 0.4
+    return AbstentionFeatures(
+        *(min(1.0, max(0.0, rng.gauss(centre, 0.15))) for _ in AbstentionFeatures.names())
+    )
+
+
+def _data(n_answerable: int = 60, n_unanswerable: int = 20) -> tuple[list, list[bool]]:
+    rng = random.Random(3)
+    labels = [True] * n_answerable + [False] * n_unanswerable
+    return [_features(y, rng) for y in labels], labels
+
+
+@pytest.mark.parametrize("max_false_rate", [0.0, 0.05, 0.1, 0.25])
+def test_threshold_keeps_false_abstentions_within_the_budget(max_false_rate: float) -> None:
+    features, labels = _data()
+    model = fit_model(features, labels, max_false_rate)
+    answerable = [f for f, y in zip(features, labels, strict=True) if y]
+    false_rate = sum(model.should_abstain(f) for f in answerable) / len(answerable)
+    assert false_rate <= max_false_rate
+    unanswerable = [f for f, y in zip(features, labels, strict=True) if not y]
+    assert sum(model.should_abstain(f) for f in unanswerable) > 0
+
+
+def test_a_larger_budget_catches_at_least_as_many_unanswerable_questions() -> None:
+    features, labels = _data()
+    unanswerable = [f for f, y in zip(features, labels, strict=True) if not y]
+    caught = [
+        sum(fit_model(features, labels, budget).should_abstain(f) for f in unanswerable)
+        for budget in (0.0, 0.1, 0.3)
+    ]
+    assert caught == sorted(caught)
+
+
+def test_cross_validation_reports_both_rates_in_range() -> None:
+    features, labels = _data()
+    rates = cross_validate(features, labels, folds=5, max_false_rate=0.1)
+    assert 0 < rates["abstention.recall"] <= 1
+    assert 0 <= rates["abstention.false_rate"] <= 0.3  # held-out: may exceed the budget a little
+    assert rates["folds"] == 5
+
+
+def _question_file(
+    path: Path,
+    answerable: list[bool],
+    unanswerable: str = "Which food did Lei Jun like in Xiantao?",
+) -> Path:
+    lines = [
+        json.dumps(
+            {
+                "id": f"q{i}",
+                "question": "When did Lei Jun found Xiaomi?" if y else unanswerable,
+                "answers": ["2010"] if y else [],
+                "evidence": ["Lei Jun founded Xiaomi in 2010."] if y else [],
+                "answerable": y,
+            }
+        )
+        for i, y in enumerate(answerable)
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_calibrate_needs_both_kinds_of_question(
+    built_index: Path,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    questions = _question_file(tmp_path / "q.jsonl", [True, True])
+    result = run(
+        capsys, "calibrate", "--questions", str(questions), "--index-dir", str(built_index)
+    )
+    assert_user_error(result, "q.jsonl", "both answerable and unanswerable")
+
+
+def test_calibrate_says_when_every_unanswerable_question_was_decided_before_the_model(
+    built_index: Path,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    questions = _question_file(tmp_path / "q.jsonl", [True, False], unanswerable="Quelle heure?")
+    result = run(
+        capsys, "calibrate", "--questions", str(questions), "--index-dir", str(built_index)
+    )
+    assert_user_error(result, "q.jsonl", "only answerable questions are left")
+
+
+def test_calibrate_refuses_an_unreadable_file(
+    env: Path,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"id": "q1", "question": \n', encoding="utf-8")
+    assert_user_error(run(capsys, "calibrate", "--questions", str(broken)), "broken.jsonl")
+
+
+def test_calibrate_writes_a_model_the_answerer_can_load(
+    built_index: Path,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    questions = _question_file(tmp_path / "q.jsonl", [True, False] * 6)
+    out = tmp_path / "model.json"
+    code, stdout, _ = run(
+        capsys,
+        "calibrate",
+        "--questions",
+        str(questions),
+        "--out",
+        str(out),
+        "--max-false-rate",
+        "0.2",
+        "--index-dir",
+        str(built_index),
+    )
+    assert code == 0
+    printed = json.loads(stdout)
+    model = AbstentionModel.load(out)
+    assert model.threshold == pytest.approx(printed["threshold"])
+    assert set(model.weights) == set(AbstentionFeatures.names())
+    assert printed["n_questions"] == 12 and printed["n_unanswerable"] == 6
+    assert printed["n_decided_before_the_model"] == 0
+    assert "at most 20%" in model.notes["how"]
