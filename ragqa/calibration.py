@@ -156,6 +156,22 @@ def run_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _number_type(minimum: float, below: float | None = None) -> Callable[[str], float]:
+    """An argparse type: a number at least ``minimum`` (and below ``below``)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from error
+        if value < minimum or (below is not None and value >= below):
+            bounds = f"at least {minimum:g}" + (f" and below {below:g}" if below else "")
+            raise argparse.ArgumentTypeError(f"must be {bounds}, not {value:g}")
+        return value
+
+    return parse
+
+
 def add_command(commands: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
     parser = commands.add_parser(
         "calibrate",
@@ -167,11 +183,14 @@ def add_command(commands: Any, add_common: Callable[[argparse.ArgumentParser], N
     parser.add_argument("--out", type=Path, help="write the fitted model here (JSON)")
     parser.add_argument(
         "--max-false-rate",
-        type=float,
+        type=_number_type(0.0, below=1.0),
         default=DEFAULT_MAX_FALSE_RATE,
         help="share of answerable questions the threshold may abstain on (default 0.1)",
     )
     parser.add_argument(
-        "--l2", type=float, default=DEFAULT_L2, help="L2 penalty of the logistic fit (default 0.1)"
+        "--l2",
+        type=_number_type(0.0),
+        default=DEFAULT_L2,
+        help="L2 penalty of the logistic fit (default 0.1)",
     )
     add_common(parser)

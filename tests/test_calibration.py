@@ -139,3 +139,27 @@ def test_calibrate_writes_a_model_the_answerer_can_load(
     assert printed["n_questions"] == 12 and printed["n_unanswerable"] == 6
     assert printed["n_decided_before_the_model"] == 0
     assert "at most 20%" in model.notes["how"]
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--max-false-rate", "1.5", "below 1"),
+        ("--max-false-rate", "-0.1", "at least 0"),
+        ("--max-false-rate", "lots", "not a number"),
+        ("--l2", "-1", "at least 0"),
+    ],
+)
+def test_calibrate_refuses_bad_settings(
+    env: Path,  # noqa: F811
+    tmp_path: Path,
+    flag: str,
+    value: str,
+    message: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    questions = _question_file(tmp_path / "q.jsonl", [True, False])
+    with pytest.raises(SystemExit) as exit_info:
+        run(capsys, "calibrate", "--questions", str(questions), flag, value)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
