@@ -87,10 +87,14 @@ def has_answer_type(sentence: str, question: str, answer_type: AnswerType | None
     """
     if answer_type is None:
         return False
-    asked = {w.casefold() for w in re.findall(r"\w+", question)}
+
+    def key(word: str) -> str:  # "2010s" and "2010", "Jobs" and "Jobs." compare equal
+        return word.casefold().rstrip(".s")
+
+    asked = {key(w) for w in re.findall(r"\w+", question)}
 
     def new(matches: list[str]) -> bool:
-        return any(m.casefold().rstrip(".s") not in asked for m in matches)
+        return any(key(m) not in asked for m in matches)
 
     if answer_type is AnswerType.DATE:
         found = [m.group(1) for m in _YEAR.finditer(sentence)]

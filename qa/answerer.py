@@ -335,7 +335,6 @@ class Answerer:
             sentences,
             top_hits,
             sentence_vectors @ question_vector,
-            sentence_vectors,
             terms,
         )
 

@@ -56,7 +56,6 @@ class ScoredSentence:
 
     sentence: PassageSentence
     hit: Hit
-    vector: np.ndarray
     similarity: float
     coverage: float
     context: float
@@ -93,7 +92,6 @@ def score_sentences(
     sentences: Sequence[PassageSentence],
     hits: Sequence[Hit],
     similarities: np.ndarray,
-    vectors: np.ndarray,
     term_weights: Mapping[str, float],
 ) -> list[ScoredSentence]:
     """Score every sentence (``sentences[i].hit_index`` indexes ``hits``)."""
@@ -108,7 +106,6 @@ def score_sentences(
             ScoredSentence(
                 sentence=sentence,
                 hit=hits[sentence.hit_index],
-                vector=vectors[i],
                 similarity=float(similarities[i]),
                 coverage=term_coverage(term_weights, sentence_terms[i]),
                 context=term_coverage(term_weights, window),

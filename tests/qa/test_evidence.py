@@ -53,6 +53,9 @@ def test_expected_answer_type(question: str, expected: AnswerType | None) -> Non
         ("He has many followers.", "How many followers?", AnswerType.NUMBER, False),
         ("Kingsoft was founded by Qiu Bojun.", "Who founded Kingsoft?", AnswerType.PERSON, True),
         ("Kingsoft was founded long ago.", "Who founded Kingsoft?", AnswerType.PERSON, False),
+        # Names the question already holds are no answer, plural-looking or not.
+        ("Steve Jobs was famous.", "Who was Steve Jobs?", AnswerType.PERSON, False),
+        ("The 1990s were busy.", "When were the 1990s?", AnswerType.DATE, False),
         ("Anything at all.", "Why?", None, False),
     ],
 )
@@ -97,10 +100,9 @@ def test_answering_sentence_outranks_the_restating_one() -> None:
     hits = [_hit(text, 1)]
     sentences = passage_sentences([text])
     similarities = np.array([0.6, 0.6])
-    vectors = np.zeros((2, 4), dtype=np.float32)
     weights = {"kingsoft": 0.2, "public": 2.0, "go": 1.5}
     scored = score_sentences(
-        question, expected_answer_type(question), sentences, hits, similarities, vectors, weights
+        question, expected_answer_type(question), sentences, hits, similarities, weights
     )
     best = rank(scored, EvidenceWeights())[0]
     assert best.sentence.text.endswith("in 2007.")
