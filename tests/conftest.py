@@ -17,6 +17,12 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS_DIR = REPO_ROOT / "artifacts"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The generation smoke check runs first: where generation crashes, the
+    run says so at once (and goes on to report everything else)."""
+    items.sort(key=lambda item: item.get_closest_marker("smoke") is None)
+
+
 @pytest.fixture(scope="session")
 def real_embedder():
     from indexer.embedder import make_embedder

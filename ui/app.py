@@ -546,8 +546,11 @@ def launch_options(config: UiConfig) -> dict[str, Any]:
 def preload(pipeline: Pipeline) -> None:
     """Load the models and open the index now, so the first question is fast."""
     pipeline.embedder.embed(["warm up"])
-    pipeline.generator()
+    generator = pipeline.generator()
     pipeline.retrieve("warm up", top_k=1)
+    warm_up = getattr(generator, "warm_up", None)  # a supervised child: wait for its load
+    if warm_up is not None:
+        warm_up()
 
 
 def serve(pipeline: Pipeline, config: UiConfig, *, uploads_dir: Path, feedback_log: Path) -> None:
