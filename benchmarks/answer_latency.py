@@ -12,6 +12,8 @@ tokens per second over the streamed pieces after the first.
 
     python -m benchmarks.answer_latency            # all 80 dev questions (llama-cpp), 20 (transformers)
     python -m benchmarks.answer_latency --quick    # 15 and 5
+    python -m benchmarks.answer_latency --backends llama-cpp --isolation both
+        # the generator in its supervised child process vs in this process
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ TARGET_TOTAL_P50_S = 1.5
 STAGES = ("retrieve_ms", "generate_ms", "ground_ms")
 
 
-def run_backend(pipeline: Any, backend: str, questions: list[dict[str, Any]]) -> dict[str, Any]:
+def run_backend(
+    pipeline: Any, backend: str, questions: list[dict[str, Any]], label: str = ""
+) -> dict[str, Any]:
     from qa.answerer import Token
     from qa.types import Answer
 
@@ -78,7 +82,7 @@ def run_backend(pipeline: Any, backend: str, questions: list[dict[str, Any]]) ->
     shares["other"] = max(0.0, 1 - sum(shares.values()))
     generate_ms = [r["timings_ms"]["generate_ms"] for r in records if r["pieces"]]
     return {
-        "backend": backend,
+        "backend": label or backend,
         "load_s": load_s,
         "n_questions": len(records),
         "n_with_first_token": len(ttft),
@@ -108,9 +112,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--embedder-backend", help="embedding backend (default: the shipped default)"
     )
+    parser.add_argument(
+        "--isolation",
+        choices=("child", "in-process", "both"),
+        default="child",
+        help="run the generator in its supervised child process (the default), here, or both",
+    )
     args = parser.parse_args(argv)
 
     from indexer.embedder import EmbedderConfig
+    from qa.generator import GeneratorConfig
     from qa.pipeline import Pipeline, PipelineConfig
 
     info = machine()
@@ -135,18 +146,27 @@ def main(argv: list[str] | None = None) -> int:
         pipeline = Pipeline(config)
         log("indexing the default collection")
         pipeline.build_index(None)
+        pipelines = {"child": pipeline}
+        if args.isolation != "child":
+            in_process = replace(config, generator=GeneratorConfig(isolated=False))
+            pipelines["in-process"] = Pipeline(in_process, embedder=pipeline.embedder)
+        if args.isolation == "in-process":
+            del pipelines["child"]
         results = []
         for backend in [b for b in args.backends.split(",") if b]:
             # Spread the subset over the file, so every kind of question is in it.
             limit = limits.get(backend, len(questions))
             step = max(1, len(questions) // limit)
             subset = questions[::step][:limit]
-            log(f"{backend}: {len(subset)} questions")
-            results.append(run_backend(pipeline, backend, subset))
-            log(
-                f"{backend}: {json.dumps({k: v for k, v in results[-1].items() if k != 'per_question'}, default=float)}"
-            )
-        pipeline.reload_index()
+            for isolation, chosen in pipelines.items():
+                label = f"{backend} ({isolation})"
+                log(f"{label}: {len(subset)} questions")
+                results.append(run_backend(chosen, backend, subset, label))
+                log(
+                    f"{label}: {json.dumps({k: v for k, v in results[-1].items() if k != 'per_question'}, default=float)}"
+                )
+        for chosen in pipelines.values():
+            chosen.reload_index()
 
     rows = [
         [
