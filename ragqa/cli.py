@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from corpus.errors import ConfigError, IndexNotFoundError, RagqaError
+from qa.generator import GENERATOR_BACKENDS
 
 logger = logging.getLogger("ragqa")
 
@@ -107,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument(
         "--top-k", type=int, help="passages to retrieve, 1 to 100 (default from settings: 5)"
     )
-    ask.add_argument("--backend", choices=["llama-cpp", "transformers"], help="generator backend")
+    ask.add_argument("--backend", choices=GENERATOR_BACKENDS, help="generator backend")
     ask.add_argument("--json", action="store_true", help="print one JSON object on standard output")
     _add_common(ask)
 

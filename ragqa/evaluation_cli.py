@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from corpus.errors import EvaluationError
+from qa.generator import GENERATOR_BACKENDS
 
-GENERATOR_BACKENDS = ["llama-cpp", "transformers"]
 PARTIAL_FILE = "per_question.jsonl"
 
 

@@ -42,7 +42,7 @@ import gradio as gr
 from corpus.errors import QuestionError, RagqaError
 from qa.answerer import Token, clean_question
 from qa.conversation import rewrite_query
-from qa.generator import GENERATOR_BACKENDS
+from qa.generator import GENERATOR_BACKENDS, LOCAL_BACKENDS
 from qa.pipeline import Pipeline
 from qa.types import Answer, Citation
 from ui import render
@@ -461,7 +461,8 @@ def build_app(
                         value=config.show_scores, label="Show retrieval scores", elem_id="scores"
                     )
                     backend = gr.Radio(
-                        list(GENERATOR_BACKENDS),
+                        # a server (backend "openai") only where it is configured
+                        list(dict.fromkeys([*LOCAL_BACKENDS, default_backend])),
                         value=default_backend,
                         label="Generator backend",
                         info="transformers is slower to load and to answer",
