@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="6 documents, 2 rounds")
     parser.add_argument("--docs", type=Path, default=SQUAD_DOCS, help="folder of .txt documents")
     parser.add_argument("--rounds", type=int)
-    parser.add_argument("--backends", default="torch,onnx-int8", help="embedding backends of ours")
+    parser.add_argument("--backends", default="torch,onnx", help="embedding backends of ours")
     parser.add_argument("--no-profile", action="store_true")
     args = parser.parse_args(argv)
     rounds = args.rounds or (2 if args.quick else 3)

@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 rounds")
     parser.add_argument("--rounds", type=int)
-    parser.add_argument("--backends", default="torch,onnx-int8", help="embedding backends")
+    parser.add_argument("--backends", default="torch,onnx", help="embedding backends")
     parser.add_argument("--skip-ui", action="store_true")
     parser.add_argument("--ui-timeout", type=float, default=UI_TIMEOUT_S, help="seconds")
     args = parser.parse_args(argv)

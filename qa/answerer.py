@@ -5,9 +5,12 @@
    how likely each answers (:mod:`qa.evidence`: similarity to the question,
    the share of its rare terms they hold, the expected kind of answer, the
    chunk's rank). The best few become the numbered passages of the prompt.
-3. **Draft** a one-sentence answer with the small generator (streamed). Its
-   wording is not trusted (it invents names and years), but the sentence it
-   draws its words from gets a vote.
+3. **Draft** (only with ``answer.draft = true``): a one-sentence answer
+   from the small generator, streamed. Its wording is not trusted (it
+   invents names and years); the sentence it draws its words from gets a
+   vote. Off by default: the answer then waits for no model, comes the
+   same on every CPU and with every generator backend, and a 135M model's
+   wording cannot sway which sentence is quoted or whether ragqa abstains.
 4. **Answer** by quoting the winning sentence, cut to its answering clause
    when long, and cite its exact span. Every word shown is the documents'
    own, so every name, number and date in the answer occurs in the cited
@@ -20,6 +23,7 @@
 
 from __future__ import annotations
 
+import collections.abc
 import re
 import time
 import unicodedata
@@ -69,6 +73,9 @@ class AnswerConfig:
     min_retrieval_score: float = 0.05
     max_question_chars: int = MAX_QUESTION_CHARS
     abstention_model: str = ""  # path of a refitted model; empty: the shipped one
+    # Ask the generator for a draft before quoting (it streams, votes for a
+    # sentence and feeds the abstention features). Off: answers need no model.
+    draft: bool = False
 
 
 @dataclass(frozen=True)
@@ -240,7 +247,7 @@ class Answerer:
     def __init__(
         self,
         retriever: Retriever,
-        generator: Generator,
+        generator: Generator | None,
         embedder: Embedder,
         config: AnswerConfig | None = None,
         sentence_vectors: SentenceVectors | None = None,
@@ -295,6 +302,22 @@ class Answerer:
         if not evidence:
             yield self._abstain(question, query, hits, "no passage sentences", timings, started)
             return
+        draft = ""
+        if self.config.draft and self.generator is not None:
+            draft = yield from self._draft(question, evidence, timings, started)
+
+        yield self._answer(question, query, draft, evidence, terms, hits, timings, started)
+
+    def _draft(
+        self,
+        question: str,
+        evidence: Sequence[ScoredSentence],
+        timings: dict[str, float],
+        started: float,
+    ) -> collections.abc.Generator[Token, None, str]:
+        """Stream the generator's one-sentence draft; returns it."""
+        assert self.generator is not None
+        asked = time.perf_counter()
         prompt_evidence = rank(evidence, self.weights)[: self.config.evidence_sentences]
         messages = build_prompt(question, [e.sentence.text for e in prompt_evidence])
         draft_parts: list[str] = []
@@ -307,11 +330,9 @@ class Answerer:
             if "\n" in piece and "".join(draft_parts).strip():
                 break
         generated = time.perf_counter()
-        timings["generate_ms"] = (generated - retrieved) * 1000
+        timings["generate_ms"] = (generated - asked) * 1000
         timings["first_token_ms"] = ((first_token_at or generated) - started) * 1000
-        draft = "".join(draft_parts).strip().split("\n")[0].strip()
-
-        yield self._answer(question, query, draft, evidence, terms, hits, timings, started)
+        return "".join(draft_parts).strip().split("\n")[0].strip()
 
     def _question_terms(self, query: str) -> dict[str, float]:
         """The query's content terms, stemmed, with their IDF in the collection;

@@ -148,9 +148,10 @@ class Pipeline:
         with self._lock:
             if self._sentence_vectors is None:
                 self._sentence_vectors = SentenceVectors(self.embedder)
+        # The generator is loaded only where drafts are asked for.
         return Answerer(
             retriever,
-            self.generator(backend),
+            self.generator(backend) if self.config.answer.draft else None,
             self.embedder,
             self.config.answer,
             self._sentence_vectors,

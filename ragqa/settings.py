@@ -84,7 +84,12 @@ class Settings:
         return PipelineConfig(
             index_dir=self.index_dir,
             chunking=self.chunking,
-            embedder=self.embedder,
+            # The exported ONNX model is a cache: it lives under the data directory.
+            embedder=self.embedder
+            if self.embedder.cache_dir
+            else dataclasses.replace(
+                self.embedder, cache_dir=str(self.data_dir / "cache" / "onnx")
+            ),
             vector_index=self.vector_index,
             retrieval=self.retrieval,
             rerank=self.rerank,

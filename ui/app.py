@@ -464,6 +464,7 @@ def build_app(
                         # a server (backend "openai") only where it is configured
                         list(dict.fromkeys([*LOCAL_BACKENDS, default_backend])),
                         value=default_backend,
+                        visible=pipeline.config.answer.draft,  # no drafts, no generator
                         label="Generator backend",
                         info="transformers is slower to load and to answer",
                         elem_id="backend",
@@ -547,11 +548,12 @@ def launch_options(config: UiConfig) -> dict[str, Any]:
 def preload(pipeline: Pipeline) -> None:
     """Load the models and open the index now, so the first question is fast."""
     pipeline.embedder.embed(["warm up"])
-    generator = pipeline.generator()
     pipeline.retrieve("warm up", top_k=1)
-    warm_up = getattr(generator, "warm_up", None)  # a supervised child: wait for its load
-    if warm_up is not None:
-        warm_up()
+    if pipeline.config.answer.draft:
+        generator = pipeline.generator()
+        warm_up = getattr(generator, "warm_up", None)  # a supervised child: wait for its load
+        if warm_up is not None:
+            warm_up()
 
 
 def serve(pipeline: Pipeline, config: UiConfig, *, uploads_dir: Path, feedback_log: Path) -> None:

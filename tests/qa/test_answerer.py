@@ -41,6 +41,8 @@ def _model(tmp_path: Path, **weights: float) -> str:
 
 
 def _answerer(index: SavedIndex, reply: str, model_path: str, **config: object) -> Answerer:
+    """An answerer in draft mode (the scripted reply is the draft)."""
+    config.setdefault("draft", True)
     embedder = HashEmbedder()
     return Answerer(
         Retriever(index, embedder),
@@ -112,6 +114,18 @@ def test_stream_yields_tokens_then_answer(index: SavedIndex, tmp_path: Path) -> 
     assert json.loads(json.dumps(final.to_dict()))["answer"] == final.text
 
 
+def test_without_drafts_the_generator_is_never_asked(index: SavedIndex, tmp_path: Path) -> None:
+    generator = ScriptedGenerator("The answer is 2017.")
+    answerer = _answerer(index, "", _model(tmp_path), draft=False)
+    answerer.generator = generator
+    events = list(answerer.stream("Where was Lei Jun born?"))
+    assert generator.prompts == []
+    assert not any(isinstance(e, Token) for e in events)
+    (answer,) = events
+    assert answer.draft == "" and "Xiantao" in answer.text
+    assert answer.features is not None and answer.features.draft == 0.0
+
+
 def test_prompt_holds_numbered_passages_and_question(index: SavedIndex, tmp_path: Path) -> None:
     generator = ScriptedGenerator("Xiantao.")
     embedder = HashEmbedder()
@@ -119,7 +133,7 @@ def test_prompt_holds_numbered_passages_and_question(index: SavedIndex, tmp_path
         Retriever(index, embedder),
         generator,
         embedder,
-        AnswerConfig(abstention_model=_model(tmp_path)),
+        AnswerConfig(abstention_model=_model(tmp_path), draft=True),
     )
     answerer.run("Where was Lei Jun born?")
     user = generator.prompts[0][-1]["content"]

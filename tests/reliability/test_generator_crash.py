@@ -18,6 +18,7 @@ from gradio_client.exceptions import AppError
 
 import qa.pipeline
 from indexer.embedder import EmbedderConfig
+from qa.answerer import AnswerConfig
 from qa.generator import GeneratorConfig
 from qa.pipeline import Pipeline, PipelineConfig
 from qa.supervised_generator import SupervisedGenerator
@@ -36,7 +37,11 @@ def crashing_generator() -> SupervisedGenerator:
 
 def crash_pipeline(index_dir: Path) -> Pipeline:
     pipeline = Pipeline(
-        PipelineConfig(index_dir=index_dir, embedder=EmbedderConfig(model=HashEmbedder.model_name)),
+        PipelineConfig(
+            index_dir=index_dir,
+            embedder=EmbedderConfig(model=HashEmbedder.model_name),
+            answer=AnswerConfig(draft=True),  # drafts: the generator is asked every question
+        ),
         embedder=HashEmbedder(),
         generator=crashing_generator(),
     )
@@ -100,6 +105,7 @@ def test_cli_exits_with_a_message_naming_the_generator(
         monkeypatch.delenv(name)
     monkeypatch.setenv("RAGQA_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("RAGQA_EMBEDDER__MODEL", HashEmbedder.model_name)
+    monkeypatch.setenv("RAGQA_ANSWER__DRAFT", "true")
     monkeypatch.setattr(qa.pipeline, "make_embedder", lambda config=None: HashEmbedder())
     monkeypatch.setattr(qa.pipeline, "make_generator", lambda config=None: crashing_generator())
     assert main(["index"]) == 0

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from indexer.embedder import EmbedderConfig
+from qa.answerer import AnswerConfig
 from qa.generator import Message
 from qa.pipeline import Pipeline, PipelineConfig
 from tests.fakes import HashEmbedder, ScriptedGenerator
@@ -33,10 +34,15 @@ def first_passage(messages: Sequence[Message]) -> str:
     return found.group(1) if found else "I do not know."
 
 
-def fake_pipeline(index_dir: Path, reply: str | None = None) -> Pipeline:
-    """The default collection indexed with the hash embedder (builds in well under a second)."""
+def fake_pipeline(index_dir: Path, reply: str | None = None, *, draft: bool = False) -> Pipeline:
+    """The default collection indexed with the hash embedder (builds in well under a second);
+    ``draft`` turns on the scripted generator's drafts."""
     pipeline = Pipeline(
-        PipelineConfig(index_dir=index_dir, embedder=EmbedderConfig(model=HashEmbedder.model_name)),
+        PipelineConfig(
+            index_dir=index_dir,
+            embedder=EmbedderConfig(model=HashEmbedder.model_name),
+            answer=AnswerConfig(draft=draft),
+        ),
         embedder=HashEmbedder(),
         generator=ScriptedGenerator(reply, reply_for=None if reply else first_passage),
     )

@@ -39,7 +39,16 @@ def ask(window: ChatWindow, question: str, turns: list[Turn] | None = None, **op
     )
 
 
-def test_answer_is_streamed_then_replaced_by_the_grounded_answer(pipeline, data_dir) -> None:
+def test_without_drafts_the_answer_comes_in_one_step(pipeline, data_dir) -> None:
+    outputs = ask(window_for(pipeline, data_dir), "When was Lei Jun born?")
+    assert len(outputs) == 2, "the question with a cursor, then the finished answer"
+    (turn,) = outputs[-1][2]
+    assert isinstance(turn.answer, Answer) and turn.answer.draft == ""
+    assert pipeline._generators[pipeline.config.generator.backend].prompts == []
+
+
+def test_answer_is_streamed_then_replaced_by_the_grounded_answer(tmp_path, data_dir) -> None:
+    pipeline = fake_pipeline(tmp_path / "index", draft=True)
     outputs = ask(window_for(pipeline, data_dir), "When was Lei Jun born?")
     question_box, chat, turns, sources, shown, passage, document = outputs[0]
     assert question_box == "" and turns == SKIP and shown is None
@@ -132,7 +141,7 @@ def test_unexpected_errors_show_a_plain_message(tmp_path, data_dir) -> None:
             raise RuntimeError("secret internal detail")
             yield ""
 
-    broken = fake_pipeline(tmp_path / "index")
+    broken = fake_pipeline(tmp_path / "index", draft=True)
     broken._generators[broken.config.generator.backend] = Broken()  # type: ignore[assignment]
     chat = ask(window_for(broken, data_dir), "When was Lei Jun born?")[-1][1]
     assert "secret" not in chat[-1]["content"]
