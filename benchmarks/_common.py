@@ -158,6 +158,7 @@ class RunningUi:
     url: str
     seconds_to_ready: float
     cpu_seconds_to_ready: float | None  # less sensitive to a busy machine (Linux only)
+    pid: int = 0
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -206,7 +207,7 @@ def running_ragqa_ui(
                 if time.perf_counter() - started > timeout_s:
                     raise TimeoutError(f"ragqa ui did not serve {url} within {timeout_s:.0f} s")
                 time.sleep(0.05)
-            yield RunningUi(url, time.perf_counter() - started, cpu_seconds(child.pid))
+            yield RunningUi(url, time.perf_counter() - started, cpu_seconds(child.pid), child.pid)
         finally:
             if child.poll() is None:
                 child.send_signal(signal.SIGINT)
