@@ -96,6 +96,17 @@ class Pipeline:
                 )
             return self._index
 
+    def warm_up(self) -> None:
+        """Load the models and open the index now, so the first question is
+        fast (the chat server calls it while Gradio loads)."""
+        self.embedder.embed(["warm up"])
+        self.retrieve("warm up", top_k=1)
+        if self.config.answer.draft:
+            generator = self.generator()
+            wait = getattr(generator, "warm_up", None)  # a supervised child: wait for its load
+            if wait is not None:
+                wait()
+
     def reload_index(self) -> None:
         with self._lock:
             if self._index is not None:

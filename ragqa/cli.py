@@ -13,8 +13,10 @@ import logging
 import os
 import sys
 import textwrap
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from corpus.errors import ConfigError, IndexNotFoundError, RagqaError
 from qa.generator import GENERATOR_BACKENDS
@@ -232,6 +234,13 @@ def run_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def _warm_up(pipeline: Any) -> None:
+    try:
+        pipeline.warm_up()
+    except RagqaError as error:  # the first question reports it to the user too
+        logging.getLogger(__name__).error("Loading the models failed: %s", error)
+
+
 def run_ui(args: argparse.Namespace) -> int:
     settings = _settings(args)
     ui_changes = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
@@ -240,10 +249,16 @@ def run_ui(args: argparse.Namespace) -> int:
 
         settings = settings.replace(ui=replace(settings.ui, **ui_changes))
     from qa.pipeline import Pipeline
-    from ui.app import serve
 
     pipeline = Pipeline(settings.pipeline_config())
     _ensure_index(pipeline, settings)
+    # The models load while Gradio is imported and the page is built: the
+    # window is served seconds sooner, and a question asked before the load
+    # is done waits for it.
+    loading = threading.Thread(target=_warm_up, args=(pipeline,), name="warm-up", daemon=True)
+    loading.start()
+    from ui.app import serve
+
     serve(
         pipeline, settings.ui, uploads_dir=settings.uploads_dir, feedback_log=settings.feedback_log
     )

@@ -547,13 +547,7 @@ def launch_options(config: UiConfig) -> dict[str, Any]:
 
 def preload(pipeline: Pipeline) -> None:
     """Load the models and open the index now, so the first question is fast."""
-    pipeline.embedder.embed(["warm up"])
-    pipeline.retrieve("warm up", top_k=1)
-    if pipeline.config.answer.draft:
-        generator = pipeline.generator()
-        warm_up = getattr(generator, "warm_up", None)  # a supervised child: wait for its load
-        if warm_up is not None:
-            warm_up()
+    pipeline.warm_up()
 
 
 def serve(pipeline: Pipeline, config: UiConfig, *, uploads_dir: Path, feedback_log: Path) -> None:
@@ -567,7 +561,5 @@ def serve(pipeline: Pipeline, config: UiConfig, *, uploads_dir: Path, feedback_l
             "reachable from other machines.",
             file=sys.stderr,
         )
-    print("Loading the models...", file=sys.stderr)
-    preload(pipeline)
     app = build_app(pipeline, config, uploads_dir, feedback_log)
     app.launch(**launch_options(config))

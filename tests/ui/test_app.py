@@ -75,7 +75,7 @@ def test_app_has_a_bounded_queue_and_no_raw_html(pipeline, data_dir) -> None:
     assert public == [API_NAME]
 
 
-def test_serve_preloads_and_launches_with_the_defaults(pipeline, data_dir, monkeypatch) -> None:
+def test_serve_launches_with_the_defaults(pipeline, data_dir, monkeypatch) -> None:
     launched: dict = {}
     monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kwargs: launched.update(kwargs))
     # setenv first, so that the variable serve() sets is removed again afterwards.
