@@ -53,6 +53,11 @@ class IndexMismatchError(SavedIndexError):
     """A saved index was built with another model or format version."""
 
 
+class IndexWriteError(SavedIndexError):
+    """A new index could not be written (a full disk, no permission); the
+    partial build was removed and the old index kept."""
+
+
 class QuestionError(RagqaError):
     """A question is empty, too long or otherwise unusable."""
 

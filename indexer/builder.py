@@ -5,6 +5,12 @@ unchanged since the live generation (so re-indexing embeds only new or
 changed documents, and deleted ones simply drop out), embeds the rest in
 batches, and writes a complete new generation that ``CURRENT`` then points
 to (see :mod:`indexer.layout`).
+
+Vectors stream to ``embeddings.npy`` a window of chunks at a time, so memory
+does not grow with the collection while it is embedded, and progress is
+reported as it goes (:mod:`indexer.progress`). A build that fails (a full
+disk, no permission, an interruption) removes its partial generation and
+leaves the live one as it was.
 """
 
 from __future__ import annotations
@@ -35,11 +41,14 @@ from indexer.layout import (
     check_index_dir_usable,
     fsync_directory,
     live_generation,
+    mark_index_dir,
     next_generation_name,
     publish_generation,
     remove_stale,
+    write_failure,
 )
 from indexer.manifest import MANIFEST_FILE, DocumentEntry, Manifest, describe_files
+from indexer.progress import Progress
 from indexer.saved_index import (
     CHUNKS_FILE,
     EMBEDDINGS_FILE,
@@ -50,6 +59,11 @@ from indexer.saved_index import (
 from indexer.vector_index import VectorIndexConfig, build_vector_index, save_vector_index
 
 logger = logging.getLogger(__name__)
+
+EMBED_WINDOW = 256
+"""Chunks embedded and written per step: enough for the embedder to sort by
+length and batch well, small enough that memory stays flat and progress is
+reported every few seconds."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +92,14 @@ class _Previous:
 
     documents: dict[str, DocumentEntry]
     chunks_by_doc: dict[str, list[Chunk]]
-    vectors_by_text: dict[str, np.ndarray]
+    rows_by_text: dict[str, int]
+    embeddings: np.ndarray  # memory-mapped, read-only
+
+    def vector_row(self, chunk: Chunk, dimension: int) -> int | None:
+        """The row of the live generation holding ``chunk``'s vector, if any."""
+        if self.embeddings.shape[1] != dimension:
+            return None
+        return self.rows_by_text.get(_text_key(chunk))
 
 
 def _load_previous(
@@ -107,13 +128,13 @@ def _load_previous(
         # the vectors of chunks that come out the same still can.
         same_chunking = manifest.chunking == asdict(chunking)
         chunks_by_doc: dict[str, list[Chunk]] = {}
-        vectors_by_text: dict[str, np.ndarray] = {}
+        rows_by_text: dict[str, int] = {}
         for row, chunk in enumerate(chunks):
             if same_chunking:
                 chunks_by_doc.setdefault(chunk.doc_id, []).append(chunk)
-            vectors_by_text[_text_key(chunk)] = np.array(embeddings[row], dtype=np.float32)
+            rows_by_text[_text_key(chunk)] = row
         documents = {entry.doc_id: entry for entry in manifest.documents}
-        return _Previous(documents, chunks_by_doc, vectors_by_text)
+        return _Previous(documents, chunks_by_doc, rows_by_text, embeddings)
     except RagqaError as error:
         logger.warning("Not reusing the existing index (%s); embedding everything.", error)
         return None
@@ -153,6 +174,41 @@ class IndexBuilder:
         )
         return chunk_document(document, config, self.embedder.count_tokens)
 
+    def _write_vectors(
+        self,
+        chunks: Sequence[Chunk],
+        previous: _Previous | None,
+        path: Path,
+        show_progress: bool,
+    ) -> int:
+        """Write every chunk's vector to the ``.npy`` file ``path``, in chunk
+        order, a window at a time: reused vectors are copied from the live
+        generation, the others embedded. Returns how many were embedded."""
+        dimension = self.embedder.dimension
+        reused = [previous.vector_row(c, dimension) if previous else None for c in chunks]
+        n_missing = sum(row is None for row in reused)
+        if n_missing:
+            logger.info("Embedding %d new chunks (%d reused)", n_missing, len(chunks) - n_missing)
+        header = {"descr": "<f4", "fortran_order": False, "shape": (len(chunks), dimension)}
+        with path.open("wb") as handle, Progress(n_missing, tty=show_progress) as progress:
+            np.lib.format.write_array_header_1_0(handle, header)
+            for start in range(0, len(chunks), EMBED_WINDOW):
+                window = range(start, min(start + EMBED_WINDOW, len(chunks)))
+                block = np.empty((len(window), dimension), dtype="<f4")
+                todo = []
+                for i, row in enumerate(window):
+                    source = reused[row]
+                    if source is None:
+                        todo.append(i)
+                    elif previous is not None:
+                        block[i] = previous.embeddings[source]
+                if todo:
+                    texts = [chunks[window[i]].embedding_text for i in todo]
+                    block[todo] = self.embedder.embed(texts, show_progress=False)
+                    progress.advance(len(todo))
+                handle.write(block.tobytes())
+        return n_missing
+
     def build(
         self,
         documents: Sequence[Document],
@@ -180,8 +236,17 @@ class IndexBuilder:
                 raise SavedIndexError(
                     f"Another `ragqa index` is writing to {index_dir}; wait for it to finish."
                 ) from error
-            remove_stale(index_dir)
-            report = self._build_locked(documents, index_dir, show_progress)
+            try:
+                mark_index_dir(index_dir)
+                remove_stale(index_dir)
+                report = self._build_locked(documents, index_dir, show_progress)
+            except BaseException as error:
+                # The partial generation goes, so a full disk is not left fuller.
+                remove_stale(index_dir)
+                failure = write_failure(error, index_dir)
+                if failure is None:
+                    raise
+                raise failure from error
             remove_stale(index_dir)
         return BuildReport(**{**asdict(report), "seconds": time.perf_counter() - started})
 
@@ -215,31 +280,13 @@ class IndexBuilder:
                 all_chunks.extend(self._chunk(document))
         removed = sorted(e.source_path for d, e in old_docs.items() if d not in set(ids))
 
-        vectors = np.zeros((len(all_chunks), self.embedder.dimension), dtype=np.float32)
-        cache = previous.vectors_by_text if previous else {}
-        missing_rows = []
-        for row, chunk in enumerate(all_chunks):
-            cached = cache.get(_text_key(chunk))
-            if cached is not None and cached.shape == (self.embedder.dimension,):
-                vectors[row] = cached
-            else:
-                missing_rows.append(row)
-        if missing_rows:
-            logger.info(
-                "Embedding %d new chunks (%d reused)",
-                len(missing_rows),
-                len(all_chunks) - len(missing_rows),
-            )
-            new_vectors = self.embedder.embed(
-                [all_chunks[row].embedding_text for row in missing_rows],
-                show_progress=show_progress,
-            )
-            vectors[missing_rows] = new_vectors
-
         building = index_dir / f"{BUILDING_PREFIX}{uuid.uuid4().hex[:12]}"
         building.mkdir()
+        n_embedded = self._write_vectors(
+            all_chunks, previous, building / EMBEDDINGS_FILE, show_progress
+        )
+        vectors = np.load(building / EMBEDDINGS_FILE, mmap_mode="r", allow_pickle=False)
         write_chunk_store(building / CHUNKS_FILE, documents, all_chunks)
-        np.save(building / EMBEDDINGS_FILE, vectors, allow_pickle=False)
         vector_index, vector_description = build_vector_index(vectors, self.vector_config)
         save_vector_index(vector_index, building / VECTORS_FILE)
         keyword_files = build_keyword_index([c.embedding_text for c in all_chunks], building)
@@ -279,8 +326,8 @@ class IndexBuilder:
             index_dir=str(index_dir),
             n_documents=len(documents),
             n_chunks=len(all_chunks),
-            n_embedded=len(missing_rows),
-            n_reused=len(all_chunks) - len(missing_rows),
+            n_embedded=n_embedded,
+            n_reused=len(all_chunks) - n_embedded,
             added=added,
             changed=changed,
             removed=removed,

@@ -43,7 +43,25 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
+class _LevelOrProgress(logging.Filter):
+    """Pass records at ``level`` or above, and indexing progress at any level:
+    a long build is reported in logs even without ``--verbose``."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from indexer.progress import PROGRESS_LOGGER
+
+        return record.levelno >= self.level or (
+            record.name == PROGRESS_LOGGER and record.levelno >= logging.INFO
+        )
+
+
 def _configure_logging(verbose: bool) -> None:
+    from indexer.progress import PROGRESS_LOGGER
+
     level = logging.INFO if verbose else logging.WARNING
     root = logging.getLogger()
     handler = next((h for h in root.handlers if isinstance(h, _StderrHandler)), None)
@@ -52,8 +70,12 @@ def _configure_logging(verbose: bool) -> None:
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
     # The handler filters too: some libraries (bm25s) set their own loggers to DEBUG.
-    handler.setLevel(level)
+    handler.setLevel(logging.INFO)
+    for old in [f for f in handler.filters if isinstance(f, _LevelOrProgress)]:
+        handler.removeFilter(old)
+    handler.addFilter(_LevelOrProgress(level))
     root.setLevel(level)
+    logging.getLogger(PROGRESS_LOGGER).setLevel(logging.INFO)
     # pypdf warns about every flaw it repairs, without naming the file; the
     # loaders report what matters, naming it.
     logging.getLogger("pypdf").setLevel(logging.INFO if verbose else logging.ERROR)
@@ -176,7 +198,10 @@ def _print_build(outcome, as_json: bool) -> None:
 def run_index(args: argparse.Namespace) -> int:
     # A build with no readable document is refused by the builder (the
     # skipped files are logged on standard error), so stdout stays empty.
-    _, pipeline = _pipeline(args)
+    from indexer.layout import check_index_dir_usable
+
+    settings, pipeline = _pipeline(args)
+    check_index_dir_usable(settings.index_dir)  # before reading any file or model
     outcome = pipeline.build_index(args.paths or None, show_progress=sys.stderr.isatty())
     _print_build(outcome, args.json)
     return 0
@@ -184,9 +209,17 @@ def run_index(args: argparse.Namespace) -> int:
 
 def _ensure_index(pipeline, settings) -> None:
     """Build the default collection's index on first use of the default
-    location; anywhere else, a missing index is the user's to build."""
+    location; anywhere else, a missing index is the user's to build. An index
+    that is there but damaged (generations without ``CURRENT``) is reported,
+    never built over."""
+    from indexer.layout import live_generation
+
     if pipeline.index_exists():
         return
+    try:
+        live_generation(settings.index_dir)  # raises IndexCorruptError for a damaged index
+    except IndexNotFoundError:
+        pass
     default_location = settings.data_dir / "index" / "default"
     if settings.index_dir.expanduser().resolve() != default_location.expanduser().resolve():
         raise IndexNotFoundError(

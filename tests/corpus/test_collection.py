@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from corpus.collection import (
     MAX_TITLE_CHARS,
     default_collection_dir,
     discover_files,
+    displayable_path,
     document_id,
     load_collection,
     usable_title,
@@ -92,15 +94,44 @@ def test_no_paths_is_an_error() -> None:
         load_collection([])
 
 
-def test_hidden_files_and_folders_are_ignored(tmp_path: Path) -> None:
+def test_hidden_files_and_folders_are_skipped_and_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Hidden names are not read, but never left out silently: each hidden
+    file, and each hidden folder (once, not its contents), is named."""
     write(tmp_path, "visible.txt")
     write(tmp_path, ".hidden.txt")
     write(tmp_path, ".git/objects/readme.txt")
     write(tmp_path, "sub/.cache/notes.md")
     write(tmp_path, ".DS_Store", b"\x00\x00\x00\x01Bud1")
-    report = load_collection([tmp_path])
+    write(tmp_path, "..\\..\\evil_backslash.txt")
+    with caplog.at_level(logging.WARNING):
+        report = load_collection([tmp_path])
     assert loaded_names(report) == ["visible.txt"]
-    assert report.skipped == []
+    skipped = {str(Path(s.path).relative_to(tmp_path)): s.reason for s in report.skipped}
+    assert set(skipped) == {
+        ".hidden.txt",
+        ".git",
+        "sub/.cache",
+        ".DS_Store",
+        "..\\..\\evil_backslash.txt",
+    }
+    assert "hidden folder" in skipped[".git"] and "hidden file" in skipped[".hidden.txt"]
+    for name in skipped:
+        assert name in caplog.text
+
+
+def test_links_to_folders_and_special_files_are_skipped_and_named(tmp_path: Path) -> None:
+    write(tmp_path, "a/x.txt")
+    (tmp_path / "a" / "loop").symlink_to(tmp_path)
+    (tmp_path / "a" / "broken.txt").symlink_to(tmp_path / "nowhere.txt")
+    os.mkfifo(tmp_path / "a" / "pipe.txt")
+    report = load_collection([tmp_path])
+    assert loaded_names(report) == ["x.txt"]
+    reasons = {Path(s.path).name: s.reason for s in report.skipped}
+    assert set(reasons) == {"loop", "broken.txt", "pipe.txt"}
+    assert "link to a folder" in reasons["loop"]
+    assert "not a regular file" in reasons["broken.txt"] == reasons["pipe.txt"]
 
 
 def test_folder_inside_a_hidden_folder_given_explicitly_is_walked(tmp_path: Path) -> None:
@@ -214,8 +245,75 @@ def test_a_long_title_is_cut_so_it_leaves_room_for_the_passage(tmp_path: Path) -
         ("Plain", "Plain"),
         ("a\tb\nc", "a b c"),
         ("PDF\ud800 title\x00\x07", "PDF title"),
+        ("Annual \u202eroper\u202c report", "Annual roper report"),
+        ("first line\nsecond\u2028line", "first line second\u2028line".replace("\u2028", " ")),
         ("雷" * 400, "雷" * (MAX_TITLE_CHARS - 1) + "…"),
     ],
 )
 def test_usable_title(raw: str | None, title: str | None) -> None:
     assert usable_title(raw) == title
+
+
+# --- file names that are not UTF-8, or carry control and bidirectional characters ---
+
+
+def bytes_name(folder: Path, name: bytes) -> Path:
+    """A path whose file name is exactly ``name`` as the file system holds it."""
+    return folder / os.fsdecode(name)
+
+
+def test_a_file_name_that_is_not_utf8_is_loaded_under_a_safe_id(tmp_path: Path) -> None:
+    bad = bytes_name(tmp_path, b"latin1_\xe9\xff.txt")
+    bad.write_text("Some text in a file whose name is Latin-1.\n", encoding="utf-8")
+    other = bytes_name(tmp_path, b"latin1_\xe8\xff.txt")  # differs in one undecodable byte
+    other.write_text("Other text.\n", encoding="utf-8")
+    write(tmp_path, "good.txt")
+    report = load_collection([tmp_path])
+    assert report.skipped == []
+    by_name = {Path(d.source_path).name: d for d in report.documents}
+    assert set(by_name) == {"latin1_\\xe9\\xff.txt", "latin1_\\xe8\\xff.txt", "good.txt"}
+    document = by_name["latin1_\\xe9\\xff.txt"]
+    assert document.doc_id == document_id(bad) != document_id(other)
+    assert document.doc_id.startswith("latin1-")
+    assert document.title == "Latin1 \ufffd\ufffd"
+    for d in report.documents:  # everything stored can be written as UTF-8
+        for text in (d.doc_id, d.title, d.source_path):
+            text.encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("plain name.txt", "plain name.txt"),
+        ("雷军 传记.txt", "雷军 传记.txt"),
+        (os.fsdecode(b"caf\xe9.txt"), "caf\\xe9.txt"),
+        ("new\nline.txt", "new\\nline.txt"),
+        ("tab\tand\x1b[31mred.txt", "tab\\tand\\x1b[31mred.txt"),
+        ("invoice_\u202egnp.exe", "invoice_\\u202egnp.exe"),
+        ("zero\u200bwidth\u2066isolate.txt", "zero\\u200bwidth\\u2066isolate.txt"),
+        ("..\\..\\evil_backslash.txt", "..\\..\\evil_backslash.txt"),
+    ],
+)
+def test_displayable_path_is_writable_and_unambiguous(name: str, shown: str) -> None:
+    assert displayable_path(Path("/docs") / name) == f"/docs/{shown}"
+    assert displayable_path(name).encode("utf-8").decode("utf-8").isprintable()
+
+
+@pytest.mark.parametrize(
+    ("name", "title"),
+    [
+        ("report_\u202egnp.exe.txt", "Report gnp.exe"),
+        ("new\nline.txt", "New line"),
+        ("bell\x07and\x7fdel\x9bcsi.txt", "Bell and del csi"),
+        ("\u2067isolated\u2069 \u200fmarks\u200e.md", "Isolated marks"),
+        ("tag\U000e0041\U000e0042s.txt", "Tags"),
+    ],
+)
+def test_titles_from_odd_file_names_have_no_control_or_bidi_characters(
+    tmp_path: Path, name: str, title: str
+) -> None:
+    write(tmp_path, name, "Plain text without a heading.\n")
+    (document,) = load_collection([tmp_path]).documents
+    assert document.title == title
+    assert document.title.isprintable()
+    assert document.source_path.isprintable(), "the shown path escapes them"

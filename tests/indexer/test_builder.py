@@ -18,7 +18,7 @@ from corpus.chunking import ChunkingConfig
 from corpus.documents import Document, content_hash
 from corpus.errors import CollectionError, ConfigError, SavedIndexError
 from indexer.builder import BuildReport, IndexBuilder
-from indexer.layout import LOCK_FILE, POINTER_FILE
+from indexer.layout import LOCK_FILE, MARKER_FILE, POINTER_FILE
 from indexer.manifest import FORMAT_VERSION, file_sha256
 from indexer.vector_index import search
 from tests.fakes import HashEmbedder
@@ -231,7 +231,9 @@ def test_only_the_live_generation_remains_after_builds(tmp_path: Path, build: Bu
     (index_dir / ".building-pointer-1234").write_text("gen-000077\n")
     build(make_documents(3), index_dir)
     live = (index_dir / POINTER_FILE).read_text().strip()
-    assert sorted(p.name for p in index_dir.iterdir()) == sorted([POINTER_FILE, LOCK_FILE, live])
+    assert sorted(p.name for p in index_dir.iterdir()) == sorted(
+        [POINTER_FILE, LOCK_FILE, MARKER_FILE, live]
+    )
 
 
 def test_search_finds_the_right_document(tmp_path: Path, build: Build) -> None:
@@ -283,7 +285,9 @@ def test_refuses_a_folder_with_foreign_files_and_deletes_nothing(
     (folder / "notes" / "a.txt").write_text("keep me")
     (folder / ".building-x").mkdir()  # looks like ours, must survive too
     before = sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
-    with pytest.raises(SavedIndexError, match=r"not a ragqa index \(notes, thesis.docx\)"):
+    with pytest.raises(
+        SavedIndexError, match=r"not a ragqa index \(.building-x, notes, thesis.docx\)"
+    ):
         build(make_documents(1), folder)
     assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) == before
     assert (folder / "thesis.docx").read_bytes() == b"precious"

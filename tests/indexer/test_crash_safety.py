@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from indexer.layout import LOCK_FILE, POINTER_FILE
+from indexer.layout import LOCK_FILE, MARKER_FILE, POINTER_FILE
 from indexer.vector_index import search
 from tests.fakes import HashEmbedder
 from tests.indexer.helpers import make_document, open_index
@@ -116,5 +116,5 @@ def test_killed_rebuilds_leave_the_old_or_the_new_index(tmp_path: Path) -> None:
     assert check_index(index_dir, {"final": final}) == "final"
     generation = (index_dir / POINTER_FILE).read_text().strip()
     assert sorted(p.name for p in index_dir.iterdir()) == sorted(
-        [POINTER_FILE, LOCK_FILE, generation]
+        [POINTER_FILE, LOCK_FILE, MARKER_FILE, generation]
     ), "leftovers of the killed builds were not cleaned"

@@ -185,15 +185,19 @@ def test_current_pointing_nowhere_is_detected(
     assert_rebuild_works_and_reuses_nothing(index_dir)
 
 
-def test_missing_current_means_no_index(tmp_path: Path, faiss_reads: list[str]) -> None:
+def test_missing_current_is_damage_not_an_empty_place(
+    tmp_path: Path, faiss_reads: list[str]
+) -> None:
+    """Generations without ``CURRENT`` are a damaged index (issue 16, item 4):
+    reported with how to rebuild, so nothing mistakes it for no index and
+    builds something else over it."""
     index_dir = tmp_path / "index"
     build(index_dir)
     (index_dir / POINTER_FILE).unlink()
-    message = assert_refused(index_dir, faiss_reads, IndexNotFoundError)
-    assert "No index at" in message
-    report = build(index_dir)
-    assert report.n_embedded == report.n_chunks
-    open_index(index_dir).close()
+    message = assert_refused(index_dir, faiss_reads, IndexCorruptError)
+    assert "is damaged" in message and "gen-000001" in message and "ragqa index" in message
+    assert (index_dir / "gen-000001" / MANIFEST_FILE).is_file(), "nothing was changed"
+    assert_rebuild_works_and_reuses_nothing(index_dir)
 
 
 def test_no_index_at_all(tmp_path: Path, faiss_reads: list[str]) -> None:
