@@ -56,6 +56,7 @@ class Progress:
         *,
         what: str = "chunks",
         verb: str = "Embedded",
+        label: str = "Embedding",
         tty: bool = False,
         interval_s: float | None = None,
         long_job_s: float | None = None,
@@ -77,7 +78,7 @@ class Progress:
         if tty and total:
             from tqdm import tqdm
 
-            self._bar = tqdm(total=total, desc=verb.replace("ed", "ing"), unit=what[:-1] or what)
+            self._bar = tqdm(total=total, desc=label, unit=what.removesuffix("s"))
 
     def rate(self, now: float | None = None) -> float:
         """Items per second so far (0 before any time has passed)."""

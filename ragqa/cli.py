@@ -8,6 +8,7 @@ fix are printed as one plain message and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -216,10 +217,8 @@ def _ensure_index(pipeline, settings) -> None:
 
     if pipeline.index_exists():
         return
-    try:
+    with contextlib.suppress(IndexNotFoundError):
         live_generation(settings.index_dir)  # raises IndexCorruptError for a damaged index
-    except IndexNotFoundError:
-        pass
     default_location = settings.data_dir / "index" / "default"
     if settings.index_dir.expanduser().resolve() != default_location.expanduser().resolve():
         raise IndexNotFoundError(

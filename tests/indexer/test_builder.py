@@ -4,7 +4,9 @@ the folder it refuses to touch, and the lock against a second build."""
 from __future__ import annotations
 
 import dataclasses
+import errno
 import fcntl
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -16,7 +18,7 @@ import pytest
 
 from corpus.chunking import ChunkingConfig
 from corpus.documents import Document, content_hash
-from corpus.errors import CollectionError, ConfigError, SavedIndexError
+from corpus.errors import CollectionError, ConfigError, IndexWriteError, SavedIndexError
 from indexer.builder import BuildReport, IndexBuilder
 from indexer.layout import LOCK_FILE, MARKER_FILE, POINTER_FILE
 from indexer.manifest import FORMAT_VERSION, file_sha256
@@ -382,3 +384,167 @@ def test_a_build_in_another_process_holding_the_lock_is_respected(
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released with its holder
     build(make_documents(2), index_dir)
     assert len(stored_chunk_texts(index_dir)) == 2
+
+
+# --- what a failed build leaves (issue 16, item 2) ---------------------------------
+
+
+def _raise(error: BaseException) -> Callable[..., None]:
+    def fail(*args: object, **kwargs: object) -> None:
+        raise error
+
+    return fail
+
+
+DISK_FULL = [
+    pytest.param(
+        "faiss.write_index",
+        RuntimeError(
+            "Error in faiss::FileIOWriter::operator()(...) at faiss/impl/io.cpp:100: Error "
+            "'ret == (n)' failed: write error in /idx/vectors.faiss: 0 != 1 "
+            "(No space left on device)"
+        ),
+        id="faiss",
+    ),
+    pytest.param(
+        "indexer.builder.write_chunk_store",
+        sqlite3.OperationalError("database or disk is full"),
+        id="sqlite",
+    ),
+    pytest.param(
+        "indexer.builder.build_keyword_index",
+        OSError(errno.ENOSPC, "No space left on device", "/idx/bm25/vocab.index.json"),
+        id="bm25",
+    ),
+]
+
+
+@pytest.mark.parametrize(("target", "error"), DISK_FULL)
+def test_a_full_disk_is_reported_in_one_line_and_the_partial_build_removed(
+    tmp_path: Path, build: Build, monkeypatch: pytest.MonkeyPatch, target: str, error: Exception
+) -> None:
+    index_dir = tmp_path / "index"
+    build(make_documents(2), index_dir)
+    before = sorted(p.name for p in index_dir.iterdir())
+    pointer = (index_dir / POINTER_FILE).read_text()
+    monkeypatch.setattr(target, _raise(error))
+    with pytest.raises(IndexWriteError) as raised:
+        build(make_documents(5), index_dir)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith("The disk is full") and str(index_dir) in message
+    assert "mounted at /" in message and "free of" in message and "left as it was" in message
+    assert sorted(p.name for p in index_dir.iterdir()) == before, "no partial build is left"
+    assert (index_dir / POINTER_FILE).read_text() == pointer
+    assert len(stored_chunk_texts(index_dir)) == 2, "the old index still opens, as it was"
+
+
+def test_a_folder_that_cannot_be_written_is_reported_and_cleaned(
+    tmp_path: Path, build: Build, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index_dir = tmp_path / "index"
+    build(make_documents(2), index_dir)
+    before = sorted(p.name for p in index_dir.iterdir())
+    denied = PermissionError(errno.EACCES, "Permission denied", str(index_dir / "x"))
+    monkeypatch.setattr("indexer.builder.build_keyword_index", _raise(denied))
+    with pytest.raises(IndexWriteError, match=r"Could not write the index at .*Permission denied"):
+        build(make_documents(5), index_dir)
+    assert sorted(p.name for p in index_dir.iterdir()) == before
+
+
+def test_an_interrupted_build_removes_its_partial_generation(
+    tmp_path: Path, build: Build, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    index_dir = tmp_path / "index"
+    build(make_documents(2), index_dir)
+    before = sorted(p.name for p in index_dir.iterdir())
+    monkeypatch.setattr("indexer.builder.build_keyword_index", _raise(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        build(make_documents(5), index_dir)
+    assert sorted(p.name for p in index_dir.iterdir()) == before
+
+
+# --- which folders are ours (issue 16, items 3 and 4) ---------------------------------
+
+
+def test_a_folder_with_our_names_but_no_marker_is_refused_untouched(
+    tmp_path: Path, build: Build
+) -> None:
+    folder = tmp_path / "mine"
+    (folder / "gen-000001").mkdir(parents=True)
+    (folder / POINTER_FILE).write_text("my reading list\n")
+    (folder / "gen-000001" / "photos.txt").write_text("holiday photos\n")
+    (folder / ".building-permit.pdf").write_bytes(b"%PDF-1.4 permit")
+    (folder / LOCK_FILE).write_text("")
+    before = {str(p): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    with pytest.raises(SavedIndexError, match=r"is not a ragqa index \(.building-permit.pdf, CURR"):
+        build(make_documents(1), folder)
+    assert {str(p): p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+
+
+def test_an_index_made_before_the_marker_is_still_ours(tmp_path: Path, build: Build) -> None:
+    index_dir = tmp_path / "index"
+    build(make_documents(2), index_dir)
+    (index_dir / MARKER_FILE).unlink()  # as ragqa wrote indexes before the marker
+    (index_dir / ".building-0123456789ab").mkdir()  # and a crashed build's leftovers
+    report = build(make_documents(3), index_dir)
+    assert report.n_reused > 0, "the old generation was recognised by its manifest"
+    assert (index_dir / MARKER_FILE).is_file()
+    assert not (index_dir / ".building-0123456789ab").exists()
+
+
+def test_an_empty_folder_or_one_with_only_our_lock_file_is_usable(
+    tmp_path: Path, build: Build
+) -> None:
+    for name in ("empty", "locked"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "locked" / LOCK_FILE).write_text("")
+    for name in ("empty", "locked"):
+        build(make_documents(1), tmp_path / name)
+        assert len(stored_chunk_texts(tmp_path / name)) == 1
+
+
+# --- memory stays flat: vectors stream to disk (issue 16, item 7) --------------------
+
+
+class RecordingEmbedder(HashEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.call_sizes: list[int] = []
+
+    def embed(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+        self.call_sizes.append(len(texts))
+        return super().embed(texts, show_progress=show_progress)
+
+
+def test_chunks_are_embedded_a_window_at_a_time_and_written_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("indexer.builder.EMBED_WINDOW", 8)
+    embedder = RecordingEmbedder()
+    documents = [make_document(n, sentences=30) for n in range(4)]
+    report = IndexBuilder(embedder, SMALL_CHUNKS).build(documents, tmp_path / "index")
+    assert report.n_chunks > 3 * 8
+    assert max(embedder.call_sizes) <= 8, "never the whole collection at once"
+    assert sum(embedder.call_sizes) == report.n_chunks
+    index = open_index(tmp_path / "index")
+    try:
+        chunks = index.store.all_chunks()
+        expected = HashEmbedder().embed([c.embedding_text for c in chunks])
+        np.testing.assert_array_equal(np.asarray(index.embeddings()), expected)
+    finally:
+        index.close()
+
+    # A re-index with one changed document embeds only its chunks, still in windows.
+    embedder.call_sizes.clear()
+    documents[2] = make_document(2, version=1, sentences=30)
+    report = IndexBuilder(embedder, SMALL_CHUNKS).build(documents, tmp_path / "index")
+    assert 0 < report.n_embedded < report.n_chunks
+    assert sum(embedder.call_sizes) == report.n_embedded and max(embedder.call_sizes) <= 8
+    index = open_index(tmp_path / "index")
+    try:
+        chunks = index.store.all_chunks()
+        expected = HashEmbedder().embed([c.embedding_text for c in chunks])
+        np.testing.assert_allclose(np.asarray(index.embeddings()), expected, atol=1e-6)
+    finally:
+        index.close()
