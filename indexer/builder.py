@@ -15,6 +15,7 @@ leaves the live one as it was.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import logging
@@ -242,7 +243,8 @@ class IndexBuilder:
                 report = self._build_locked(documents, index_dir, show_progress)
             except BaseException as error:
                 # The partial generation goes, so a full disk is not left fuller.
-                remove_stale(index_dir)
+                with contextlib.suppress(OSError):
+                    remove_stale(index_dir)
                 failure = write_failure(error, index_dir)
                 if failure is None:
                     raise
@@ -289,6 +291,7 @@ class IndexBuilder:
         write_chunk_store(building / CHUNKS_FILE, documents, all_chunks)
         vector_index, vector_description = build_vector_index(vectors, self.vector_config)
         save_vector_index(vector_index, building / VECTORS_FILE)
+        del vector_index, vectors  # FAISS holds its own copy; unmap ours before BM25
         keyword_files = build_keyword_index([c.embedding_text for c in all_chunks], building)
         file_names = [CHUNKS_FILE, EMBEDDINGS_FILE, VECTORS_FILE, *keyword_files]
         n_chunks_by_doc: dict[str, int] = {}
