@@ -21,6 +21,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
+
+from corpus.documents import Location
+from corpus.reading import Section
 
 # Line breaks other than \n that Unicode or old formats use; each becomes \n so
 # that no line silently glues to the next.
@@ -74,3 +78,59 @@ def _join_if_lowercase(match: re.Match[str]) -> str:
     text = match.string
     before, after = text[match.start() - 1], text[match.end()]
     return "" if before.islower() and after.islower() else match.group()
+
+
+def clean_sections(sections: Sequence[Section]) -> tuple[str, tuple[Location, ...]]:
+    """Clean each section on its own and join them, noting where each located
+    one starts in the joined text.
+
+    Cleaning sections separately is what keeps the offsets exact: no cleaning
+    step ever reaches across a section boundary, so nothing can move a
+    location after it was noted. The joined text is itself clean (each piece
+    is, and a blank line or a line break after stripped text changes nothing),
+    so cleaning it again moves nothing either. Sections that clean to nothing
+    are dropped with their location.
+
+    >>> from corpus.documents import LocationKind as K
+    >>> text, marks = clean_sections([Section(" Intro "), Section("Page  two", K.PAGE, "page 2")])
+    >>> text, [(m.start, m.label) for m in marks]
+    ('Intro\\n\\nPage two', [(7, 'page 2')])
+    """
+    parts: list[str] = []
+    locations: list[Location] = []
+    length = 0
+    for section in sections:
+        cleaned = clean_text(section.text)
+        if not cleaned:
+            continue
+        if parts:
+            # A line-end hyphen before a single break would be joined by a
+            # second cleaning; a blank line keeps the text a fixed point.
+            gap = "\n\n" if parts[-1].endswith("-") else section.gap
+            parts.append(gap)
+            length += len(gap)
+        label = _tidy_label(section.label)
+        repeated = bool(locations) and (locations[-1].kind, locations[-1].label) == (
+            section.kind,
+            label,
+        )
+        if section.kind is not None and label is not None and not repeated:
+            locations.append(Location(length, section.kind, label))
+        parts.append(cleaned)
+        length += len(cleaned)
+    return "".join(parts), tuple(locations)
+
+
+MAX_LABEL_CHARS = 200
+
+
+def _tidy_label(raw: str | None) -> str | None:
+    """One line of visible characters, cut to :data:`MAX_LABEL_CHARS`.
+
+    >>> _tidy_label(" Setup\\n  and\\u200b  use "), _tidy_label(" ")
+    ('Setup and use', None)
+    """
+    label = " ".join(INVISIBLE_CHARACTERS.sub("", raw or "").split())
+    if len(label) > MAX_LABEL_CHARS:
+        label = label[: MAX_LABEL_CHARS - 1].rstrip() + "…"
+    return label or None

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from corpus.cleaning import INVISIBLE_CHARACTERS, clean_text
+from corpus.cleaning import INVISIBLE_CHARACTERS, clean_sections
 from corpus.documents import Document
 from corpus.errors import CollectionError, DocumentError, RagqaError
 from corpus.loaders import DEFAULT_MAX_FILE_BYTES, SUPPORTED_SUFFIXES, extract_text
@@ -237,7 +237,7 @@ def load_document(
 ) -> Document:
     """Load, clean and wrap one file. Raises :class:`DocumentError` subclasses."""
     extracted = extract_text(path, max_bytes=max_bytes)
-    text = clean_text(extracted.text)
+    text, locations = clean_sections(extracted.all_sections())
     if not text.strip():
         raise DocumentError(path, "has no text after cleaning; check that it is not empty")
     return Document(
@@ -248,6 +248,7 @@ def load_document(
         or displayable_path(path.name),
         source_path=displayable_path(path.resolve()),
         text=text,
+        locations=locations,
     )
 
 

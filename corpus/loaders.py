@@ -1,17 +1,21 @@
-"""Turn one file on disk into raw text and, where the format has one, a title.
+"""Turn one file on disk into raw text, its sections and, where the format has one, a title.
 
 Design: :func:`extract_text` reads the file's bytes once, with the size limit
 checked before and during the read, and hands them to one small extractor per
 format. Every file is untrusted data, so each extractor treats the parsing
 library as something that may fail in any way: whatever it raises is wrapped in
 a :class:`~corpus.errors.DocumentError` naming the file, and only the project's
-own errors ever leave this module.
+own errors ever leave this module. Zip-based formats are checked for zip bombs
+before their library opens them (:func:`corpus.reading.check_zip`).
+
+Each extractor cuts its text into :class:`~corpus.reading.Section` pieces where
+the reader would look for it: PDF pages, the heading path of Markdown, HTML
+and .docx, slides (:mod:`corpus.office`), sheets and rows, e-book chapters
+(:mod:`corpus.ebook`).
 
 Concessions:
 
-* HTML: only text hidden by the markup itself (``hidden``, ``aria-hidden``,
-  inline ``display:none`` and the like) is dropped; text hidden by a separate
-  stylesheet cannot be detected without a browser.
+* HTML: see :mod:`corpus.html_text` for what counts as hidden.
 * .docx: headers, footers, footnotes and comments are not read, only the body's
   paragraphs and tables.
 * PDF: text comes from the text layer; scanned pages need OCR first.
@@ -21,76 +25,49 @@ Concessions:
 
 from __future__ import annotations
 
-import codecs
 import io
 import os
 import re
 import stat
-import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import docx
-from bs4 import BeautifulSoup, CData, NavigableString, PageElement, Tag
-from bs4.dammit import EncodingDetector
 from docx.table import Table
 from pypdf import PdfReader
 from pypdf.errors import DependencyError
 
+from corpus.documents import LocationKind
+from corpus.ebook import extract_epub
 from corpus.errors import (
     ConfigError,
     DocumentError,
     DocumentTooLargeError,
     UnsupportedFileTypeError,
 )
+from corpus.html_text import extract_html, is_hidden
+from corpus.office import extract_csv, extract_pptx, extract_xlsx
+from corpus.reading import ExtractedText, Section, check_zip, decode, describe, tidy_title
+
+__all__ = [
+    "DEFAULT_MAX_FILE_BYTES",
+    "SUPPORTED_SUFFIXES",
+    "ExtractedText",
+    "extract_text",
+    "is_hidden",
+]
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
-    {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"}
-)
+    {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".pptx", ".xlsx", ".csv",
+     ".epub"}
+)  # fmt: skip
 DEFAULT_MAX_FILE_BYTES = 50 * 1024 * 1024
 
-_MB = 1024 * 1024
-# A .docx may unpack to at most this many times its own size (but never less
-# than 20 MB, never more than the absolute cap), and no single sizeable member
-# may be compressed more than _ZIP_MAX_RATIO to 1: ordinary Word files stay far
-# below these, zip bombs far above.
-_ZIP_EXPANSION_FACTOR = 20
-_ZIP_MIN_BASE_BYTES = 1 * _MB
-_ZIP_MAX_TOTAL_BYTES = 200 * _MB
-_ZIP_MAX_RATIO = 100
-# Members smaller than this cannot hurt even at a huge ratio, and tiny
-# repetitive XML parts legitimately compress very well.
-_ZIP_RATIO_MIN_MEMBER_BYTES = 64 * 1024
-
-# Control characters other than the whitespace ones (\t \n \v \f \r), incl. C1.
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
-_CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1f\x7f]")
-_MAX_CONTROL_SHARE = 0.10
-_BINARY_REASON = "looks like a binary file, not text; check the file or give it the right extension"
-
-_BOMS: tuple[tuple[bytes, str], ...] = (
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-
 _MARKDOWN_H1 = re.compile(r"^ {0,3}#[ \t]+(.+?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE)
-
-
-@dataclass(frozen=True)
-class ExtractedText:
-    """The raw text of one file and its title, if the file names one.
-
-    >>> ExtractedText(text="Hello", title=None).text
-    'Hello'
-    """
-
-    text: str
-    title: str | None
+_MARKDOWN_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_MARKDOWN_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+_MARKDOWN_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 
 
 def extract_text(path: Path, *, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> ExtractedText:
@@ -122,11 +99,13 @@ def extract_text(path: Path, *, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Extr
         result = extractor(path, data, max_bytes)
     except DocumentError:
         raise
-    except Exception as error:
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as error:  # also a Rust panic in a native parser
         # A parser failed in a way its extractor did not foresee; the file is
         # still just unreadable data, not a bug to stop the whole run for.
         raise DocumentError(
-            path, f"could not be read ({_describe(error)}); re-save it or remove it"
+            path, f"could not be read ({describe(error)}); re-save it or remove it"
         ) from error
     if not result.text.strip():
         raise _empty(path)
@@ -195,12 +174,68 @@ def _empty(path: Path) -> DocumentError:
 
 
 def _extract_plain(path: Path, data: bytes, max_bytes: int) -> ExtractedText:
-    return ExtractedText(text=_decode(path, data), title=None)
+    return ExtractedText(text=decode(path, data), title=None)
 
 
 def _extract_markdown(path: Path, data: bytes, max_bytes: int) -> ExtractedText:
-    text = _decode(path, data)
-    return ExtractedText(text=text, title=markdown_title(text))
+    text = decode(path, data)
+    # The sections' lines are exactly the text's lines: ``text`` stays as written.
+    return ExtractedText(text, markdown_title(text), tuple(markdown_sections(text)))
+
+
+def markdown_sections(text: str) -> list[Section]:
+    """Markdown cut before each ATX (``## Setup``) or setext heading, each
+    section labelled with the path of headings it falls under; fenced code
+    is never taken for a heading.
+
+    >>> [(s.label, s.text) for s in markdown_sections("Hi\\n# A\\nx\\n## B\\ny\\n# C\\n")]
+    [(None, 'Hi\\n'), ('A', '# A\\nx\\n'), ('A › B', '## B\\ny\\n'), ('C', '# C\\n')]
+    """
+    lines = text.splitlines(keepends=True)
+    sections: list[Section] = []
+    path: list[tuple[int, str]] = []
+    current: list[str] = []
+    fence: str | None = None
+
+    def start_section(level: int, heading: str, first: int) -> None:
+        nonlocal current
+        if current[:first]:
+            sections.append(_markdown_section(current[:first], path))
+        while path and path[-1][0] >= level:
+            path.pop()
+        path.append((level, heading))
+        current = current[first:]
+
+    for line in lines:
+        marker = _MARKDOWN_FENCE.match(line)
+        if fence is not None:
+            fence = None if marker and marker.group(1)[0] == fence else fence
+            current.append(line)
+            continue
+        if marker:
+            fence = marker.group(1)[0]
+            current.append(line)
+            continue
+        atx = _MARKDOWN_ATX.match(line.rstrip("\r\n"))
+        setext = _MARKDOWN_SETEXT.match(line.rstrip("\r\n"))
+        previous = current[-1].strip() if current else ""
+        current.append(line)
+        heading = tidy_title(atx.group(2) or "") if atx else None
+        if atx and heading:
+            start_section(len(atx.group(1)), heading, len(current) - 1)
+        elif setext and previous and not _MARKDOWN_ATX.match(previous) and len(current) >= 2:
+            heading = tidy_title(previous)
+            if heading:
+                start_section(1 if setext.group(1)[0] == "=" else 2, heading, len(current) - 2)
+    sections.append(_markdown_section(current, path))
+    return [section for section in sections if section.text.strip()]
+
+
+def _markdown_section(lines: list[str], path: list[tuple[int, str]]) -> Section:
+    text = "".join(lines)
+    if not path:
+        return Section(text)
+    return Section(text, LocationKind.SECTION, " › ".join(heading for _, heading in path))
 
 
 def markdown_title(text: str) -> str | None:
@@ -212,201 +247,7 @@ def markdown_title(text: str) -> str | None:
     True
     """
     match = _MARKDOWN_H1.search(text)
-    return _tidy_title(match.group(1)) if match else None
-
-
-def _decode(path: Path, data: bytes, declared: str | None = None) -> str:
-    """Decode text bytes: BOM, then UTF-8, then a declared charset, then cp1252.
-
-    The single-byte fallbacks accept any bytes, so they are only tried when the
-    bytes look like text; the decoded text is checked again either way.
-
-    >>> _decode(Path("a.txt"), "café".encode("cp1252"))
-    'café'
-    """
-    text = _decode_by_bom(path, data)
-    if text is None:
-        text = _try_decode(data, "utf-8")
-    if text is None and declared is not None:
-        text = _try_decode(data, declared)
-    if text is None:
-        if _bytes_look_binary(data):
-            raise DocumentError(path, _BINARY_REASON)
-        text = _try_decode(data, "cp1252") or data.decode("latin-1")
-    if _text_looks_binary(text):
-        raise DocumentError(path, _BINARY_REASON)
-    return text
-
-
-def _decode_by_bom(path: Path, data: bytes) -> str | None:
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            text = _try_decode(data, encoding)
-            if text is None:
-                raise DocumentError(
-                    path,
-                    f"starts with a {encoding} byte-order mark but is not valid {encoding}; "
-                    "re-save it as UTF-8",
-                )
-            return text
-    return None
-
-
-def _try_decode(data: bytes, encoding: str) -> str | None:
-    try:
-        return data.decode(encoding)
-    except (UnicodeError, LookupError, ValueError, TypeError):
-        return None
-
-
-def _bytes_look_binary(data: bytes) -> bool:
-    return b"\x00" in data or _share(len(_CONTROL_BYTES.findall(data)), len(data))
-
-
-def _text_looks_binary(text: str) -> bool:
-    return "\x00" in text or _share(len(_CONTROL_CHARS.findall(text)), len(text))
-
-
-def _share(count: int, total: int) -> bool:
-    return total > 0 and count / total > _MAX_CONTROL_SHARE
-
-
-# --- HTML ------------------------------------------------------------------------
-
-_DROPPED_TAGS = ("script", "style", "noscript", "template", "head", "title")
-# Elements that start a new line, and those that start a new paragraph.
-_LINE_TAGS = frozenset(
-    {"br", "div", "li", "dt", "dd", "tr", "caption", "figcaption", "address", "legend"}
-)
-_PARAGRAPH_TAGS = frozenset(
-    {"p", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "aside", "header",
-     "footer", "main", "nav", "blockquote", "pre", "ul", "ol", "dl", "table", "figure",
-     "form", "fieldset", "details", "summary", "hr"}
-)  # fmt: skip
-_CELL_TAGS = frozenset({"td", "th"})
-_HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
-
-
-def _extract_html(path: Path, data: bytes, max_bytes: int) -> ExtractedText:
-    declared = EncodingDetector.find_declared_encoding(data, is_html=True)
-    soup = BeautifulSoup(_decode(path, data, declared), "html.parser")
-    title_tag = soup.find("title")
-    title = _tidy_title(title_tag.get_text()) if title_tag is not None else None
-    page = _VisibleText()
-    page.walk(soup)
-    return ExtractedText(text=page.text(), title=title or page.heading)
-
-
-def is_hidden(attrs: dict[str, Any]) -> bool:
-    """Whether an element's own attributes hide it from a reader of the page.
-
-    Hidden text must never reach the index: it is a classic way to smuggle
-    instructions to a language model past the human who checks the page.
-
-    >>> is_hidden({"style": "color: red; DISPLAY: none !important"})
-    True
-    >>> is_hidden({"aria-hidden": "false", "style": "font-size: 0.9em"})
-    False
-    """
-    if "hidden" in attrs:
-        return True
-    if str(attrs.get("aria-hidden", "")).strip().lower() == "true":
-        return True
-    style = attrs.get("style")
-    if isinstance(style, list):
-        style = " ".join(style)
-    return isinstance(style, str) and _style_hides(style)
-
-
-def _style_hides(style: str) -> bool:
-    for declaration in style.split(";"):
-        name, _, value = declaration.partition(":")
-        name = name.strip().lower()
-        value = re.sub(r"\s+", "", value.lower()).removesuffix("!important")
-        if (
-            (name == "display" and value == "none")
-            or (name == "visibility" and value in {"hidden", "collapse"})
-            or (name == "opacity" and re.fullmatch(r"0*\.?0*%?", value) and value)
-            or (name == "font-size" and re.fullmatch(r"0*\.?0*(px|pt|em|rem|%)?", value) and value)
-        ):
-            return True
-    return False
-
-
-class _VisibleText:
-    """Collects the visible text of a parsed page and its first visible <h1>.
-
-    The walk uses an explicit stack and never modifies the tree: deeply nested
-    pages can neither exhaust the recursion limit nor trigger bs4's tree
-    surgery, which costs time proportional to the depth for every edit.
-    """
-
-    def __init__(self) -> None:
-        self.pieces: list[str | int] = []  # text, or a number of line breaks
-        self.heading: str | None = None
-        self._heading_start: int | None = None
-        self._in_pre = 0
-
-    def walk(self, root: Tag) -> None:
-        stack: list[tuple[Tag, Iterator[PageElement]]] = [(root, iter(root.contents))]
-        while stack:
-            tag, children = stack[-1]
-            child = next(children, None)
-            if child is None:
-                stack.pop()
-                self._close(tag)
-            elif isinstance(child, Tag):
-                if child.name not in _DROPPED_TAGS and not is_hidden(child.attrs):
-                    self._open(child)
-                    stack.append((child, iter(child.contents)))
-            elif type(child) in (NavigableString, CData):  # not comments, doctypes...
-                raw = str(child)
-                self.pieces.append(raw if self._in_pre else _HTML_SPACE.sub(" ", raw))
-
-    def text(self) -> str:
-        return _join_pieces(self.pieces)
-
-    def _open(self, tag: Tag) -> None:
-        self._add_breaks(tag.name)
-        self._in_pre += tag.name == "pre"
-        if tag.name == "h1" and self.heading is None and self._heading_start is None:
-            self._heading_start = len(self.pieces)
-
-    def _close(self, tag: Tag) -> None:
-        if tag.name in _CELL_TAGS:
-            self.pieces.append(" ")
-        self._add_breaks(tag.name)
-        self._in_pre -= tag.name == "pre"
-        if tag.name == "h1" and self._heading_start is not None and self.heading is None:
-            words = self.pieces[self._heading_start :]
-            self.heading = _tidy_title("".join(p for p in words if isinstance(p, str)))
-            self._heading_start = None
-
-    def _add_breaks(self, name: str) -> None:
-        if name in _PARAGRAPH_TAGS:
-            self.pieces.append(2)
-        elif name in _LINE_TAGS:
-            self.pieces.append(1)
-
-
-def _join_pieces(pieces: list[str | int]) -> str:
-    """Join text pieces and line-break counts; adjacent breaks merge into the larger.
-
-    >>> _join_pieces(["a ", 1, 2, " b", 1, "c"])
-    'a\\n\\nb\\nc'
-    """
-    out: list[str] = []
-    pending = 0
-    for piece in pieces:
-        if isinstance(piece, int):
-            pending = max(pending, piece)
-        elif piece.strip() or not pending:
-            if pending:
-                out.append("\n" * pending)
-                pending = 0
-            out.append(piece)
-    text = "".join(out)
-    return re.sub(r"[ \t]*\n[ \t]*", "\n", text).strip()
+    return tidy_title(match.group(1)) if match else None
 
 
 # --- PDF -------------------------------------------------------------------------
@@ -423,16 +264,22 @@ def _extract_pdf(path: Path, data: bytes, max_bytes: int) -> ExtractedText:
         raise
     except Exception as error:
         raise DocumentError(
-            path, f"cannot be read as a PDF: {_describe(error)}; re-export it or remove it"
+            path, f"cannot be read as a PDF: {describe(error)}; re-export it or remove it"
         ) from error
-    text = "\n\n".join(page.strip() for page in pages if page.strip())
-    if not text:
+    # One section per page of the text layer: the page number is the page's
+    # place in the file, the number a PDF viewer's page box takes.
+    sections = [
+        Section(page.strip(), LocationKind.PAGE, f"page {number}")
+        for number, page in enumerate(pages, start=1)
+        if page.strip()
+    ]
+    if not sections:
         raise DocumentError(
             path,
             "has no text layer (it is probably scanned images); run OCR on it "
             "(e.g. ocrmypdf) or remove it",
         )
-    return ExtractedText(text=text, title=title)
+    return ExtractedText.of_sections(sections, title)
 
 
 def _unlock_pdf(path: Path, reader: PdfReader) -> None:
@@ -455,14 +302,17 @@ def _pdf_title(reader: PdfReader) -> str | None:
         title = metadata.title if metadata is not None else None
     except Exception:  # a broken info dictionary must not cost us the text
         return None
-    return _tidy_title(title) if isinstance(title, str) else None
+    return tidy_title(title) if isinstance(title, str) else None
 
 
 # --- DOCX ------------------------------------------------------------------------
 
 
+_DOCX_HEADING_STYLE = re.compile(r"heading\\s*([1-9])$|title$", re.IGNORECASE)
+
+
 def _extract_docx(path: Path, data: bytes, max_bytes: int) -> ExtractedText:
-    _check_zip(path, data)
+    check_zip(path, data, ".docx", "re-save it from Word or remove it")
     try:
         document = docx.Document(io.BytesIO(data))
         lines = list(_docx_lines(document))
@@ -470,44 +320,37 @@ def _extract_docx(path: Path, data: bytes, max_bytes: int) -> ExtractedText:
     except Exception as error:
         raise DocumentError(
             path,
-            f"cannot be read as a .docx: {_describe(error)}; re-save it from Word or remove it",
+            f"cannot be read as a .docx: {describe(error)}; re-save it from Word or remove it",
         ) from error
-    return ExtractedText(
-        text="\n".join(lines), title=_tidy_title(title) if isinstance(title, str) else None
+    sections: list[Section] = []
+    path_so_far: list[tuple[int, str]] = []
+    current: list[str] = []
+    for line, level in lines:
+        heading = tidy_title(line) if level is not None else None
+        if level is not None and heading:
+            sections.append(_docx_section(current, path_so_far))
+            while path_so_far and path_so_far[-1][0] >= level:
+                path_so_far.pop()
+            path_so_far.append((level, heading))
+            current = []
+        current.append(line)
+    sections.append(_docx_section(current, path_so_far))
+    return ExtractedText.of_sections(
+        [section for section in sections if section.text.strip()],
+        tidy_title(title) if isinstance(title, str) else None,
     )
 
 
-def _check_zip(path: Path, data: bytes) -> None:
-    """Refuse archives that are not zips or that would unpack to far too much."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            members = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as error:
-        raise DocumentError(
-            path,
-            f"is not a valid .docx (not a zip archive: {_describe(error)}); "
-            "re-save it from Word or remove it",
-        ) from error
-    budget = min(_ZIP_EXPANSION_FACTOR * max(len(data), _ZIP_MIN_BASE_BYTES), _ZIP_MAX_TOTAL_BYTES)
-    total = sum(member.file_size for member in members)
-    if total > budget:
-        raise DocumentTooLargeError(
-            path,
-            f"unpacks to {total:,} bytes, over the limit of {budget:,} bytes "
-            "(it looks like a zip bomb); remove it",
-        )
-    for member in members:
-        ratio = member.file_size / max(member.compress_size, 1)
-        if member.file_size >= _ZIP_RATIO_MIN_MEMBER_BYTES and ratio > _ZIP_MAX_RATIO:
-            raise DocumentTooLargeError(
-                path,
-                f"member {member.filename!r} is compressed {ratio:,.0f} to 1 "
-                "(it looks like a zip bomb); remove it",
-            )
+def _docx_section(lines: list[str], path: list[tuple[int, str]]) -> Section:
+    text = "\n".join(lines)
+    if not path:
+        return Section(text)
+    return Section(text, LocationKind.SECTION, " › ".join(heading for _, heading in path))
 
 
-def _docx_lines(container: Any) -> Iterator[str]:
-    """Paragraphs and table cells in document order; merged cells once."""
+def _docx_lines(container: Any, in_table: bool = False) -> Iterator[tuple[str, int | None]]:
+    """Paragraphs and table cells in document order, merged cells once, each
+    with its heading level (``Title`` is 0) or ``None``."""
     for block in container.iter_inner_content():
         if isinstance(block, Table):
             for row in block.rows:
@@ -515,37 +358,35 @@ def _docx_lines(container: Any) -> Iterator[str]:
                 for cell in row.cells:
                     if id(cell._tc) not in seen:
                         seen.add(id(cell._tc))
-                        yield from _docx_lines(cell)
+                        yield from _docx_lines(cell, in_table=True)
         elif block.text.strip():
-            yield block.text
+            yield block.text, None if in_table else _docx_heading_level(block)
+
+
+def _docx_heading_level(paragraph: Any) -> int | None:
+    try:
+        name = paragraph.style.name if paragraph.style is not None else ""
+    except Exception:  # a style the file names but does not define
+        return None
+    match = _DOCX_HEADING_STYLE.match(str(name or "").strip())
+    if match is None:
+        return None
+    return int(match.group(1)) if match.group(1) else 0
 
 
 # --- shared helpers ----------------------------------------------------------------
-
-
-def _tidy_title(raw: str) -> str | None:
-    """Collapse a title's whitespace; an empty title is no title.
-
-    >>> _tidy_title("  Annual\\n report ") , _tidy_title(" ")
-    ('Annual report', None)
-    """
-    title = " ".join(raw.split())
-    return title or None
-
-
-def _describe(error: BaseException) -> str:
-    message = str(error).strip() or "no details"
-    if len(message) > 200:
-        message = message[:200] + "..."
-    return f"{type(error).__name__}: {message}"
 
 
 _EXTRACTORS: dict[str, Callable[[Path, bytes, int], ExtractedText]] = {
     ".txt": _extract_plain,
     ".md": _extract_markdown,
     ".markdown": _extract_markdown,
-    ".html": _extract_html,
-    ".htm": _extract_html,
+    ".html": extract_html,
+    ".htm": extract_html,
     ".pdf": _extract_pdf,
     ".docx": _extract_docx,
+    ".pptx": extract_pptx,
+    ".xlsx": extract_xlsx,
+    ".csv": extract_csv,
+    ".epub": extract_epub,
 }

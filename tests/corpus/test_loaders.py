@@ -31,6 +31,7 @@ from corpus.loaders import (
     ExtractedText,
     extract_text,
 )
+from tests.corpus.builders import make_epub, make_pptx, make_xlsx
 
 MB = 1024 * 1024
 
@@ -136,6 +137,16 @@ def valid_file(suffix: str) -> bytes:
             b"<html><head><title>Page</title></head><body><h1>Hi</h1>"
             b"<p hidden>secret</p><p>Hello from HTML.</p></body></html>"
         )
+    if suffix == ".pptx":
+        return make_pptx([("Greeting", ["Hello from slides."], "Speaker says hi.")])
+    if suffix == ".xlsx":
+        return make_xlsx({"Sheet1": [["Word", "Count"], ["Hello", 3]]})
+    if suffix == ".csv":
+        return b"Word,Count\nHello,3\n"
+    if suffix == ".epub":
+        return make_epub(
+            [("One", "<h1>One</h1><p>Hello from a book.</p><p hidden>secret</p>")], title="Book"
+        )
     return "# Title\n\nHello, “world” — café.\n".encode()
 
 
@@ -143,14 +154,17 @@ def valid_file(suffix: str) -> bytes:
 
 
 def test_supported_suffixes_and_default_limit() -> None:
-    assert {".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"} == SUPPORTED_SUFFIXES
+    assert {
+        ".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx", ".pptx", ".xlsx", ".csv",
+        ".epub",
+    } == SUPPORTED_SUFFIXES  # fmt: skip
     assert DEFAULT_MAX_FILE_BYTES == 50 * MB
 
 
 @pytest.mark.parametrize(
     ("name", "error", "reason_part"),
     [
-        ("data.csv", UnsupportedFileTypeError, "supported types are .docx, .htm, .html"),
+        ("data.ods", UnsupportedFileTypeError, "supported types are .csv, .docx, .epub, .htm"),
         ("archive.tar.gz", UnsupportedFileTypeError, "'.gz'"),
         ("README", UnsupportedFileTypeError, "(no extension)"),
         ("missing.txt", DocumentError, "does not exist"),
@@ -227,7 +241,8 @@ def test_suffix_is_case_insensitive(tmp_path: Path) -> None:
 def test_text_files(
     tmp_path: Path, name: str, data: bytes | str, text: str, title: str | None
 ) -> None:
-    assert extract_text(write(tmp_path, name, data)) == ExtractedText(text=text, title=title)
+    extracted = extract_text(write(tmp_path, name, data))
+    assert (extracted.text, extracted.title) == (text, title)
 
 
 @pytest.mark.parametrize(
@@ -364,7 +379,8 @@ def test_bad_html(tmp_path: Path, data: bytes, reason_part: str) -> None:
 
 def test_deeply_nested_html_is_read_quickly(tmp_path: Path) -> None:
     html = "<div><span>" * 20_000 + "deep" + "</span></div>" * 20_000
-    assert extract_text(write(tmp_path, "deep.html", html)) == ExtractedText("deep", None)
+    extracted = extract_text(write(tmp_path, "deep.html", html))
+    assert (extracted.text, extracted.title) == ("deep", None)
 
 
 # --- PDF -----------------------------------------------------------------------------
