@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from corpus.documents import Chunk, Document
+from corpus.documents import Chunk, Document, locations_within
 
 TokenCounter = Callable[[str], int]
 """Counts the word pieces a text costs the embedding model (no special tokens)."""
@@ -266,6 +266,7 @@ def chunk_document(
             start=start,
             end=end,
             text=document.text[start:end],
+            locations=locations_within(document.locations, start, end),
         )
         for ordinal, (start, end) in enumerate(chunk_spans(document.text, config, count_tokens))
     ]

@@ -2,18 +2,27 @@
 
 Row ``row`` of ``chunks`` matches row ``row`` of the FAISS index and of
 ``embeddings.npy``. The full cleaned text of every document is kept too, so
-the chat window can show a citation in context and the whole document.
+the chat window can show a citation in context and the whole document, and
+so are its locations (pages, sections, slides, rows, chapters) as a JSON list
+of ``[start, kind, label]``: a chunk read back carries the ones it touches.
+
+The schema version is SQLite's ``user_version``; a store of another version
+is refused with the advice to rebuild.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from corpus.documents import Chunk, Document
-from corpus.errors import IndexCorruptError
+from corpus.documents import Chunk, Document, Location, locations_within
+from corpus.errors import IndexCorruptError, IndexMismatchError
 from indexer.layout import REBUILD_HINT
+
+# 1: documents and chunks. 2: documents carry their locations.
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE documents (
@@ -21,7 +30,8 @@ CREATE TABLE documents (
     title TEXT NOT NULL,
     source_path TEXT NOT NULL,
     content_hash TEXT NOT NULL,
-    text TEXT NOT NULL
+    text TEXT NOT NULL,
+    locations TEXT NOT NULL
 );
 CREATE TABLE chunks (
     row INTEGER PRIMARY KEY,
@@ -45,10 +55,14 @@ def write_chunk_store(path: Path, documents: Iterable[Document], chunks: Sequenc
     try:
         connection.execute("PRAGMA journal_mode = OFF")
         connection.execute("PRAGMA synchronous = OFF")
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         connection.executescript(_SCHEMA)
         connection.executemany(
-            "INSERT INTO documents VALUES (?, ?, ?, ?, ?)",
-            ((d.doc_id, d.title, d.source_path, d.content_hash, d.text) for d in documents),
+            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                (d.doc_id, d.title, d.source_path, d.content_hash, d.text, _dump(d.locations))
+                for d in documents
+            ),
         )
         connection.executemany(
             "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?)",
@@ -68,11 +82,20 @@ class ChunkStore:
             self._db = sqlite3.connect(
                 f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False
             )
+            version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
             self._db.execute("SELECT count(*) FROM chunks").fetchone()
         except sqlite3.DatabaseError as error:
             raise IndexCorruptError(
                 f"The chunk store {path} is unreadable ({error}). {REBUILD_HINT}"
             ) from error
+        if version != SCHEMA_VERSION:
+            self._db.close()
+            raise IndexMismatchError(
+                f"The chunk store {path} has schema version {version}, but this ragqa reads "
+                f"version {SCHEMA_VERSION} (citations now say where they point: page, "
+                f"section, slide, row or chapter). {REBUILD_HINT}"
+            )
+        self._locations: dict[str, tuple[Location, ...]] = {}
 
     def close(self) -> None:
         self._db.close()
@@ -85,10 +108,31 @@ class ChunkStore:
         "FROM chunks c JOIN documents d ON d.doc_id = c.doc_id "
     )
 
-    @staticmethod
-    def _to_chunk(row: tuple) -> Chunk:
+    def _to_chunk(self, row: tuple) -> Chunk:
         _, chunk_id, doc_id, title, source_path, start, end, text = row
-        return Chunk(chunk_id, doc_id, title, source_path, int(start), int(end), text)
+        start, end = int(start), int(end)
+        locations = locations_within(self._document_locations(doc_id), start, end)
+        return Chunk(chunk_id, doc_id, title, source_path, start, end, text, locations)
+
+    def _document_locations(self, doc_id: str) -> tuple[Location, ...]:
+        """A document's locations, parsed once per document (a few recent ones kept)."""
+        if doc_id not in self._locations:
+            row = self._db.execute(
+                "SELECT locations FROM documents WHERE doc_id = ?", (doc_id,)
+            ).fetchone()
+            if len(self._locations) >= 64:
+                self._locations.pop(next(iter(self._locations)))
+            self._locations[doc_id] = self._load(row[0], doc_id) if row else ()
+        return self._locations[doc_id]
+
+    def _load(self, saved: str, doc_id: str) -> tuple[Location, ...]:
+        try:
+            return tuple(Location(int(s), str(k), str(label)) for s, k, label in json.loads(saved))
+        except (ValueError, TypeError) as error:
+            raise IndexCorruptError(
+                f"The chunk store {self.path} holds unreadable locations for document "
+                f"{doc_id!r} ({error}). {REBUILD_HINT}"
+            ) from error
 
     def chunks_by_rows(self, rows: Sequence[int]) -> list[Chunk]:
         """Chunks for FAISS row ids, in the order given."""
@@ -110,17 +154,38 @@ class ChunkStore:
     def all_chunks(self) -> list[Chunk]:
         return [self._to_chunk(r) for r in self._db.execute(self._CHUNK_QUERY + "ORDER BY c.row")]
 
+    _DOCUMENT_QUERY = (
+        "SELECT doc_id, title, source_path, text, content_hash, locations FROM documents "
+    )
+
+    def _to_document(self, row: tuple) -> Document:
+        *fields, locations = row
+        try:
+            return Document(*fields, locations=self._load(locations, row[0]))
+        except ValueError as error:  # locations that do not fit the text
+            raise IndexCorruptError(
+                f"The chunk store {self.path} holds a damaged document {row[0]!r} ({error}). "
+                f"{REBUILD_HINT}"
+            ) from error
+
     def document(self, doc_id: str) -> Document | None:
-        row = self._db.execute(
-            "SELECT doc_id, title, source_path, text, content_hash FROM documents WHERE doc_id = ?",
-            (doc_id,),
-        ).fetchone()
-        return Document(*row) if row else None
+        row = self._db.execute(self._DOCUMENT_QUERY + "WHERE doc_id = ?", (doc_id,)).fetchone()
+        return self._to_document(row) if row else None
 
     def documents(self) -> list[Document]:
         return [
-            Document(*row)
-            for row in self._db.execute(
-                "SELECT doc_id, title, source_path, text, content_hash FROM documents ORDER BY title"
-            )
+            self._to_document(row)
+            for row in self._db.execute(self._DOCUMENT_QUERY + "ORDER BY title")
         ]
+
+
+def _dump(locations: Sequence[Location]) -> str:
+    """Locations as saved: ``[[start, kind, label], ...]``.
+
+    >>> _dump([Location(0, "page", "page 1")])
+    '[[0, "page", "page 1"]]'
+    """
+    return json.dumps(
+        [[location.start, location.kind.value, location.label] for location in locations],
+        ensure_ascii=False,
+    )

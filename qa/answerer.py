@@ -228,6 +228,7 @@ def _span_citation(
         text=chunk.text[start:end],
         score=score,
         supports_answer=supports,
+        location=chunk.location_at(chunk.start + start),
     )
 
 

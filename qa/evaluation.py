@@ -467,6 +467,8 @@ def evaluate_question(
             {
                 "number": citation.number,
                 "chunk_id": citation.chunk_id,
+                "document": citation.document,
+                "location": citation.location.label if citation.location is not None else None,
                 "text": text,
                 "quote": citation.text,
             }

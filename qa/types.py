@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from corpus.documents import Chunk
+from corpus.documents import Chunk, Location
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,8 @@ class Citation:
 
     ``start``/``end`` are offsets into the cleaned text of the cited document,
     and ``text`` is exactly that slice: the span the chat window highlights.
+    ``location`` says where ``start`` lies in the reader's terms (page,
+    section, slide, row, chapter), when the document has such marks.
     """
 
     number: int
@@ -41,6 +43,7 @@ class Citation:
     text: str
     score: float = 0.0
     supports_answer: bool = True
+    location: Location | None = None
 
     def __post_init__(self) -> None:
         if self.end <= self.start or len(self.text) != self.end - self.start:
@@ -93,6 +96,7 @@ class Answer:
                     "source_path": c.source_path,
                     "start": c.start,
                     "end": c.end,
+                    "location": c.location.to_dict() if c.location is not None else None,
                     "text": c.text,
                     "score": round(c.score, 4),
                     "supports_answer": c.supports_answer,

@@ -235,8 +235,10 @@ def _format_answer(answer) -> str:
         lines.append("Closest passages:" if answer.abstained else "Sources:")
         for citation in answer.citations:
             quote = textwrap.shorten(citation.text, width=300, placeholder=" ...")
+            where = f", {citation.location.label}" if citation.location is not None else ""
             lines.append(
-                f"[{citation.number}] {citation.document} (characters {citation.start}-{citation.end})"
+                f"[{citation.number}] {citation.document}{where} "
+                f"(characters {citation.start}-{citation.end})"
             )
             lines.append(textwrap.indent(textwrap.fill(f'"{quote}"', width=88), "    "))
     return "\n".join(lines).rstrip()

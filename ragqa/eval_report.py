@@ -97,12 +97,28 @@ def failures(result: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "question": record["question"],
                 "expected": " / ".join(record["answers"]) if answerable else "(abstain)",
                 "answer": given,
+                "cited": cited_sources(record),
                 "evidence_rank": (rank if rank is not None else ">10")
                 if answerable and record["evidence"]
                 else "n/a",
             }
         )
     return rows
+
+
+def cited_sources(record: Mapping[str, Any]) -> str:
+    """The sources an answer cited, with where they point in the reader's terms.
+
+    >>> cited_sources({"citations": [{"number": 1, "chunk_id": "r:0001",
+    ...     "document": "Report", "location": "page 3"}]})
+    '[1] Report, page 3'
+    """
+    cited = []
+    for citation in record.get("citations", []):
+        name = citation.get("document") or citation.get("chunk_id", "?")
+        place = f", {citation['location']}" if citation.get("location") else ""
+        cited.append(f"[{citation.get('number', '?')}] {name}{place}")
+    return "; ".join(cited) or "none"
 
 
 def _by_kind_table(by_kind: Mapping[str, Mapping[str, Any]]) -> str:
@@ -124,13 +140,14 @@ def _failures_table(rows: Sequence[Mapping[str, Any]]) -> str:
     if not rows:
         return "None: every question was answered correctly or rightly abstained on."
     lines = [
-        "| id | kind | question | expected | answer given | rank of first evidence passage |",
-        "|---|---|---|---|---|---:|",
+        "| id | kind | question | expected | answer given | cited | rank of first evidence passage |",
+        "|---|---|---|---|---|---|---:|",
     ]
     for row in rows:
         lines.append(
             f"| {_cell(row['id'])} | {_cell(row['kind'])} | {_cell(row['question'])} "
-            f"| {_cell(row['expected'])} | {_cell(row['answer'])} | {row['evidence_rank']} |"
+            f"| {_cell(row['expected'])} | {_cell(row['answer'])} | {_cell(row['cited'])} "
+            f"| {row['evidence_rank']} |"
         )
     return "\n".join(lines)
 
@@ -246,7 +263,8 @@ def write_report(result: Mapping[str, Any], out_dir: Path) -> dict[str, Path]:
     rows = failures(result)
     with paths["failures.csv"].open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(
-            handle, fieldnames=["id", "kind", "question", "expected", "answer", "evidence_rank"]
+            handle,
+            fieldnames=["id", "kind", "question", "expected", "answer", "cited", "evidence_rank"],
         )
         writer.writeheader()
         writer.writerows(rows)

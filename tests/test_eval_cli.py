@@ -141,6 +141,11 @@ def synthetic_result() -> dict[str, Any]:
     result = summarise(records)
     result["by_kind"] = {"fact": summarise(records[:3]), "unanswerable": summarise(records[3:])}
     result["run"] = {"questions": "q.jsonl", "sample": None, "seed": None, "started": "now"}
+    # Cited after summarising, so the metrics above stay as they are.
+    records[1]["citations"] = [
+        {"number": 1, "chunk_id": "r:0002", "document": "Annual report", "location": "page 3",
+         "text": "In 2011 it grew.", "quote": "In 2011 it grew."}
+    ]  # fmt: skip
     result["per_question"] = records
     return result
 
@@ -154,8 +159,10 @@ def test_failures_table_rows() -> None:
         "question": "Question q2 | with a pipe?",
         "expected": "2010",
         "answer": "In 2011 [1].",
+        "cited": "[1] Annual report, page 3",
         "evidence_rank": ">10",
     }
+    assert rows[1]["cited"] == "none"
     assert rows[1]["answer"] == "(abstained: no passage is close to the question)"
     assert rows[2]["expected"] == "(abstain)"
     assert rows[2]["evidence_rank"] == "n/a"
@@ -173,6 +180,7 @@ def test_write_report(tmp_path: Path) -> None:
     assert "| citation precision | n/a |" in report
     assert "## Failures (3)" in report
     assert "Question q2 \\| with a pipe?" in report  # cell text escaped
+    assert "| [1] Annual report, page 3 |" in report  # where the citation points
     assert "## By kind" in report
     assert paths["failures.csv"].read_text().count("\n") == 4  # header + 3 rows
 

@@ -55,15 +55,29 @@ def _score(citation: Citation) -> str:
     return f"score {citation.score:.2f}"
 
 
+def where(citation: Citation) -> str:
+    """Where the citation points in the reader's terms, or nothing.
+
+    >>> from corpus.documents import Location
+    >>> c = Citation(1, "d:0", "d", "Report", "/r.pdf", 0, 2, "Hi",
+    ...              location=Location(0, "page", "page 3"))
+    >>> where(c)
+    'page 3'
+    """
+    return citation.location.label if citation.location is not None else ""
+
+
 def citation_label(citation: Citation, *, show_scores: bool = False) -> str:
     """Plain text naming a citation, for the clickable list (the widget escapes it)."""
-    label = f"[{citation.number}] {citation.document} — “{snippet(citation.text, 90)}”"
+    place = f", {where(citation)}" if where(citation) else ""
+    label = f"[{citation.number}] {citation.document}{place} — “{snippet(citation.text, 90)}”"
     return f"{label} ({_score(citation)})" if show_scores else label
 
 
 def _citation_line(citation: Citation, show_scores: bool) -> str:
+    place = f" ({escape_markdown(where(citation))})" if where(citation) else ""
     line = (
-        f"{escape_markdown(f'[{citation.number}]')} *{escape_markdown(citation.document)}* — "
+        f"{escape_markdown(f'[{citation.number}]')} *{escape_markdown(citation.document)}*{place} — "
         f"“{escape_markdown(snippet(citation.text))}”"
     )
     return f"{line} ({escape_markdown(_score(citation))})" if show_scores else line
@@ -179,6 +193,11 @@ def passage_html(
     role = "supports the answer" if citation.supports_answer else "closest passage, not an answer"
     meta = [
         html.escape(PurePath(citation.source_path).name or citation.source_path),
+        *(
+            [f'<span class="ragqa-where">{html.escape(where(citation))}</span>']
+            if where(citation)
+            else []
+        ),
         f"characters {citation.start}–{citation.end}",
         role,
     ]

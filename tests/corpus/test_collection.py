@@ -208,9 +208,9 @@ def test_symlink_loops_and_broken_links_do_not_hang_or_fail(tmp_path: Path) -> N
 
 
 def test_single_unsupported_file_given_directly_is_skipped(tmp_path: Path) -> None:
-    path = write(tmp_path, "data.csv", "a,b\n1,2\n")
+    path = write(tmp_path, "data.ods", "a,b\n1,2\n")
     files, skipped = discover_files([path])
-    assert files == [] and [Path(s.path).name for s in skipped] == ["data.csv"]
+    assert files == [] and [Path(s.path).name for s in skipped] == ["data.ods"]
 
 
 def test_suffixes_are_case_insensitive(tmp_path: Path) -> None:
