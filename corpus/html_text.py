@@ -24,18 +24,20 @@ or pushed off screen by a combination of sizes, is not detected; only colours
 given as names, hex or ``rgb()`` are compared (anything else, and any
 background image, counts as readable); a visible child of a
 ``visibility:hidden`` parent stays hidden; at most :data:`MAX_STYLE_RULES`
-rules of a page's style sheets are applied; external style sheets are never
-fetched.
+rules and :data:`MAX_SELECTOR_CHECKS` element checks of a page's style sheets
+are applied; external style sheets are never fetched.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import soupsieve
 import tinycss2
 from bs4 import BeautifulSoup, CData, NavigableString, PageElement, Tag
 from bs4.dammit import EncodingDetector
@@ -46,6 +48,9 @@ from corpus.reading import ExtractedText, Section, decode, tidy_title
 MAX_STYLE_RULES = 2000
 """Rules matched per page; real pages' text-hiding rules come far earlier, and
 matching costs time for every element."""
+MAX_SELECTOR_CHECKS = 500_000
+"""Element-against-selector checks per page, a bound on the time a hostile
+style sheet can cost (about five seconds)."""
 
 _DROPPED_TAGS = ("script", "style", "noscript", "template", "head", "title")
 # Elements that start a new line, and those that start a new paragraph.
@@ -152,21 +157,29 @@ class _Declared:
 
 
 class _StyleSheet:
-    """The page's ``<style>`` rules, matched once against its elements."""
+    """The page's ``<style>`` rules, matched once against its elements.
+
+    Each selector is matched only against the elements that could fit its
+    last part (those with its id, class or tag name), found in an index of
+    the page, so a page with thousands of rules and elements stays quick.
+    """
 
     def __init__(self, soup: BeautifulSoup) -> None:
         self.by_element: dict[int, dict[str, _Declared]] = {}
-        order = 0
-        for style in soup.find_all("style"):
-            media = str(style.get("media", "all")).lower()
-            if "print" in media and "screen" not in media:
-                continue
-            for selector, declarations in _rules(tinycss2.parse_stylesheet(style.get_text())):
-                order += 1
-                if order > MAX_STYLE_RULES:
+        rules = list(itertools.islice(_page_rules(soup), MAX_STYLE_RULES))
+        if not rules:
+            return
+        index = _ElementIndex(soup)
+        budget = MAX_SELECTOR_CHECKS
+        for order, (selectors, declarations) in enumerate(rules, start=1):
+            for selector in _split_selectors(selectors):
+                candidates = index.candidates(selector)
+                budget -= len(candidates)
+                if budget < 0:
                     return
                 try:
-                    matched = soup.select(selector)
+                    compiled = soupsieve.compile(selector)
+                    matched = [e for e in candidates if compiled.match(e)]
                 except Exception:  # pseudo-elements, unsupported or broken selectors
                     continue
                 specificity = _specificity(selector)
@@ -207,6 +220,65 @@ class _StyleSheet:
                 if name not in styles or declared.key >= styles[name].key:
                     styles[name] = declared
         return {name: declared.value for name, declared in styles.items()}
+
+
+def _page_rules(soup: BeautifulSoup) -> Iterator[tuple[str, list[tuple[str, str, bool]]]]:
+    for style in soup.find_all("style"):
+        media = str(style.get("media", "all")).lower()
+        if "print" in media and "screen" not in media:
+            continue
+        yield from _rules(tinycss2.parse_stylesheet(style.get_text()))
+
+
+def _split_selectors(selectors: str) -> list[str]:
+    """A selector list cut at its top-level commas.
+
+    >>> _split_selectors("p.a, :is(h1, h2) b")
+    ['p.a', ':is(h1, h2) b']
+    """
+    parts, depth, current = [], 0, ""
+    for char in selectors:
+        depth += char in "(["
+        depth -= char in ")]"
+        if char == "," and depth == 0:
+            parts.append(current.strip())
+            current = ""
+        else:
+            current += char
+    parts.append(current.strip())
+    return [part for part in parts if part]
+
+
+class _ElementIndex:
+    """The page's elements by id, class and tag name."""
+
+    def __init__(self, soup: BeautifulSoup) -> None:
+        self.everything: list[Tag] = []
+        self.by_id: dict[str, list[Tag]] = {}
+        self.by_class: dict[str, list[Tag]] = {}
+        self.by_tag: dict[str, list[Tag]] = {}
+        for element in soup.find_all(True):
+            self.everything.append(element)
+            self.by_tag.setdefault(element.name.lower(), []).append(element)
+            element_id = element.get("id")
+            if isinstance(element_id, str):
+                self.by_id.setdefault(element_id, []).append(element)
+            classes = element.get("class")
+            for name in classes if isinstance(classes, list) else []:
+                self.by_class.setdefault(name, []).append(element)
+
+    def candidates(self, selector: str) -> list[Tag]:
+        """Elements that might match ``selector``: a superset, never fewer."""
+        if any(char in selector for char in "([\\"):
+            return self.everything
+        last = re.split(r"\s*[>+~]\s*|\s+", selector.strip())[-1]
+        if match := re.search(r"#([\w-]+)", last):
+            return self.by_id.get(match.group(1), [])
+        if match := re.search(r"\.([\w-]+)", last):
+            return self.by_class.get(match.group(1), [])
+        if match := re.match(r"[a-zA-Z][\w-]*", last):
+            return self.by_tag.get(match.group(0).lower(), [])
+        return self.everything
 
 
 def _rules(nodes: list[Any]) -> Iterator[tuple[str, list[tuple[str, str, bool]]]]:

@@ -308,7 +308,7 @@ def _pdf_title(reader: PdfReader) -> str | None:
 # --- DOCX ------------------------------------------------------------------------
 
 
-_DOCX_HEADING_STYLE = re.compile(r"heading\\s*([1-9])$|title$", re.IGNORECASE)
+_DOCX_HEADING_STYLE = re.compile(r"heading\s*([1-9])$|title$", re.IGNORECASE)
 
 
 def _extract_docx(path: Path, data: bytes, max_bytes: int) -> ExtractedText:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import functools
 import io
+import time
 import zipfile
 from pathlib import Path
 
@@ -314,6 +315,38 @@ def test_html_structure_becomes_line_breaks(tmp_path: Path, body: str, text: str
         "<template><p>SECRET</p></template>",
         "<!-- SECRET -->",
         "<head><meta name='description' content='SECRET'></head>",
+        # Hidden by the page's CSS (issue 16.5): each way a page hides text from its reader.
+        '<p style="color:#fff">SECRET</p>',
+        '<p style="color: white; background-color: #FFFFFF">SECRET</p>',
+        '<div style="background:#000"><p style="color:#000">SECRET</p></div>',
+        '<p style="color: rgba(0, 0, 0, 0)">SECRET</p>',
+        '<p><font color="#ffffff">SECRET</font></p>',
+        '<div style="color:#fff"><span><b>nested SECRET</b></span></div>',
+        '<div style="position:absolute; left:-9999px">SECRET</div>',
+        '<div style="position:fixed; top:-5000px">SECRET</div>',
+        '<div style="margin-left:-10000px">SECRET</div>',
+        '<div style="transform: translateX(-9999px)">SECRET</div>',
+        '<span style="font-size:1px">SECRET</span>',
+        '<div style="font-size:2px"><p>SECRET</p></div>',
+        '<div style="font-size:10px"><p style="font-size:0.1em">SECRET</p></div>',
+        '<span style="font: 1px/1 serif">SECRET</span>',
+        '<div style="height:0; overflow:hidden">SECRET</div>',
+        '<div style="max-height:0px;overflow-y:hidden">SECRET</div>',
+        '<div style="width:1px; height:1px; overflow:hidden">SECRET</div>',
+        "<style>.x { display: none }</style><p class='x'>SECRET</p>",
+        "<style>#a > p { visibility: hidden }</style><div id='a'><p>SECRET</p></div>",
+        "<style>@media screen { .m { font-size: 0 } }</style><p class='m'>SECRET</p>",
+        "<style>p.w { color: #fefefe }</style><p class='w'>SECRET</p>",
+        '<p style="text-indent:-9999px">SECRET</p>',
+        '<p style="position:absolute; clip:rect(0 0 0 0)">SECRET</p>',
+        '<p style="position:absolute; clip: rect(1px, 1px, 1px, 1px)">SECRET</p>',
+        '<p style="clip-path: inset(50%)">SECRET</p>',
+        '<p style="transform: scale(0)">SECRET</p>',
+        '<svg><text opacity="0">SECRET</text></svg>',
+        '<svg><text fill-opacity="0">SECRET</text></svg>',
+        '<svg><text fill="none">SECRET</text></svg>',
+        '<span style="display:/**/none">SECRET</span>',
+        '<span style="/* a */display/* b */:/* c */none">SECRET</span>',
     ],
 )
 def test_html_hidden_text_never_reaches_the_index(tmp_path: Path, hidden: str) -> None:
@@ -331,10 +364,40 @@ def test_html_hidden_text_never_reaches_the_index(tmp_path: Path, hidden: str) -
         '<p style="opacity: 0.5">shown</p>',
         '<p style="display: block">shown</p>',
         '<p class="hidden">shown</p>',
+        # Look-alikes of the hiding tricks that a reader can still see.
+        '<div style="background:#000"><p style="color:#fff">shown</p></div>',
+        '<div style="color:#fff"><p style="color:#222">shown</p></div>',
+        '<div style="background: url(dark.png)"><p style="color:#fff">shown</p></div>',
+        '<p style="color:#777">shown</p>',
+        '<p style="color: hsl(0 0% 100%)">shown</p>',
+        '<div style="position:absolute; left:-20px">shown</div>',
+        '<div style="left:-9999px">shown</div>',
+        '<div style="font-size:2px"><p style="font-size:16px">shown</p></div>',
+        '<p style="font-size:8px">shown</p>',
+        '<div style="height:0">shown</div>',
+        '<div style="height:20px; overflow:hidden">shown</div>',
+        '<p style="text-indent:2em">shown</p>',
+        '<p style="clip: rect(0 100px 40px 0)">shown</p>',
+        "<style>.x { display: none }</style><p class='y'>shown</p>",
+        "<style>.x { display: none } .x { display: block }</style><p class='x'>shown</p>",
+        "<style>p { display: none }</style><p style='display:block'>shown</p>",
+        "<style>@media print { p { display: none } }</style><p>shown</p>",
+        "<style>p::before { display: none } :hover { color: #fff }</style><p>shown</p>",
+        "<style>{{{ broken</style><p>shown</p>",
+        '<svg><text opacity="0.8">shown</text></svg>',
     ],
 )
 def test_html_visible_text_is_kept(tmp_path: Path, shown: str) -> None:
     assert extract_text(write(tmp_path, "page.html", shown)).text == "shown"
+
+
+def test_a_page_with_many_style_rules_is_read_quickly(tmp_path: Path) -> None:
+    rules = "".join(f".c{i} {{ color: #{i % 256:02x}0000; font-size: 1{i % 9}px }}" for i in range(3000))
+    body = "".join(f"<p class='c{i}'>para {i}</p>" for i in range(3000))
+    path = write(tmp_path, "styled.html", f"<style>{rules}</style>{body}")
+    started = time.perf_counter()
+    assert "para 2999" in extract_text(path).text
+    assert time.perf_counter() - started < 30
 
 
 @pytest.mark.parametrize(
