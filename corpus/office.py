@@ -113,6 +113,8 @@ def _shape_lines(shapes: Iterable[Any]) -> Iterator[str]:
 
 _CELL_REF = re.compile(rb"<(?:\w+:)?c\b[^>]*?\sr=\"([A-Z]{1,3})([0-9]{1,7})\"")
 _ROW_REF = re.compile(rb"<(?:\w+:)?row\b[^>]*?\sr=\"([0-9]{1,7})\"")
+_CELL_TAG = re.compile(rb"<(?:\w+:)?c[\s/>]")
+_ROW_BLOCK = re.compile(rb"<(?:\w+:)?row\b.*?</(?:\w+:)?row>", re.DOTALL)
 
 
 def extract_xlsx(path: Path, data: bytes, max_bytes: int) -> ExtractedText:
@@ -152,9 +154,16 @@ def _check_sheet_extent(path: Path, data: bytes) -> None:
             xml = archive.read(member)
             rows = [int(r) for r in _ROW_REF.findall(xml)]
             columns = 0
-            for letters, row in _CELL_REF.findall(xml):
+            references = _CELL_REF.findall(xml)
+            for letters, row in references:
                 rows.append(int(row))
                 columns = max(columns, _column_number(letters))
+            if len(_CELL_TAG.findall(xml)) > len(references):
+                # Cells without a reference follow one another along their row.
+                widest = max(
+                    (len(_CELL_TAG.findall(r)) for r in _ROW_BLOCK.findall(xml)), default=0
+                )
+                columns += widest
             extent = max(rows, default=0) * max(columns, 1)
             if extent > MAX_SHEET_CELLS:
                 raise DocumentTooLargeError(

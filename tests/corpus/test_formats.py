@@ -12,6 +12,7 @@ carries the document's own locations.
 from __future__ import annotations
 
 import io
+import re
 import time
 import zipfile
 from collections.abc import Callable
@@ -20,8 +21,8 @@ from pathlib import Path
 import docx
 import pytest
 
-from corpus.cleaning import clean_text
 from corpus.chunking import ChunkingConfig, chunk_document
+from corpus.cleaning import clean_text
 from corpus.collection import load_collection, load_document
 from corpus.documents import Document, LocationKind
 from corpus.errors import DocumentError, DocumentTooLargeError, RagqaError
@@ -353,3 +354,18 @@ def test_a_damaged_file_costs_only_itself(tmp_path: Path) -> None:
     assert set(reasons) == {"broken.xlsx", "far.xlsx"}
     assert "not a zip archive" in reasons["broken.xlsx"]
     assert "rows by" in reasons["far.xlsx"]
+
+
+def test_sheet_whose_cells_have_no_references_is_measured_too(tmp_path: Path) -> None:
+    """Cells may leave out their ``r="B7"``; their row's width still counts."""
+    data = make_xlsx({"S": [["h"] * 10] * 2})
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            body = src.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                body = re.sub(rb' r="[A-Z]+[0-9]+"', b"", body)
+                body = body.replace(b'<row r="2"', b'<row r="1048576"')
+            dst.writestr(item, body)
+    with pytest.raises(DocumentTooLargeError, match="1,048,576 rows by 10 columns"):
+        extract_text(write(tmp_path, "noref.xlsx", out.getvalue()))

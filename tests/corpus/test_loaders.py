@@ -392,7 +392,9 @@ def test_html_visible_text_is_kept(tmp_path: Path, shown: str) -> None:
 
 
 def test_a_page_with_many_style_rules_is_read_quickly(tmp_path: Path) -> None:
-    rules = "".join(f".c{i} {{ color: #{i % 256:02x}0000; font-size: 1{i % 9}px }}" for i in range(3000))
+    rules = "".join(
+        f".c{i} {{ color: #{i % 256:02x}0000; font-size: 1{i % 9}px }}" for i in range(3000)
+    )
     body = "".join(f"<p class='c{i}'>para {i}</p>" for i in range(3000))
     path = write(tmp_path, "styled.html", f"<style>{rules}</style>{body}")
     started = time.perf_counter()

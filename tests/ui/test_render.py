@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from corpus.documents import Document
+from corpus.documents import Document, Location, LocationKind
 from qa.types import Answer, Citation
 from ui import render
 
@@ -206,3 +206,35 @@ def test_citation_label_is_plain_text_with_optional_score() -> None:
 )
 def test_draft_markdown(draft: str, shown: str) -> None:
     assert render.draft_markdown(draft) == shown
+
+
+# --- where a citation points ------------------------------------------------------------
+
+PAGE_3 = Location(0, LocationKind.PAGE, "page 3")
+HOSTILE_PLACE = Location(0, LocationKind.SECTION, "<img src=x onerror=alert(1)> › *Setup*")
+
+
+def test_sources_and_label_name_the_location() -> None:
+    cite = citation("Lei Jun was born in 1969.", 0, location=PAGE_3)
+    assert render.citation_label(cite).startswith("[1] A <b>title</b>, page 3 — “Lei Jun")
+    shown = render.answer_markdown(answer("Born [1]", [cite]))
+    assert " *A \\<b\\>title\\</b\\>* (page 3) — " in shown
+    assert "page 3" not in render.answer_markdown(answer("Born [1]", [citation("x", 0)]))
+
+
+def test_hostile_location_labels_stay_text() -> None:
+    cite = citation("Lei Jun was born in 1969.", 0, location=HOSTILE_PLACE)
+    shown = render.answer_markdown(answer("Born [1]", [cite]))
+    assert f"({render.escape_markdown(HOSTILE_PLACE.label)})" in shown  # escaped whole
+    assert markdown_unescape(shown).count(HOSTILE_PLACE.label) == 1
+    viewer = render.passage_html(None, cite)
+    assert "<img" not in viewer
+    assert f'<span class="ragqa-where">{html.escape(HOSTILE_PLACE.label)}</span>' in viewer
+
+
+def test_viewer_shows_the_location_beside_the_offsets() -> None:
+    text = "Lei Jun was born in 1969."
+    document = Document("doc", "A <b>title</b>", "/d.pdf", text, locations=(PAGE_3,))
+    viewer = render.passage_html(document, citation(text, 0, location=PAGE_3))
+    assert '<span class="ragqa-where">page 3</span> · characters 0–25' in viewer
+    assert "ragqa-where" not in render.passage_html(document, citation(text, 0))
