@@ -207,10 +207,9 @@ class _StyleSheet:
             value = element.attrs.get(attribute)
             if isinstance(value, str) and name not in styles:
                 styles[name] = _Declared((False, 0, (0, 0, 0), -1), value.strip().lower())
-        if element.name == "font" and isinstance(element.attrs.get("color"), str):
-            styles.setdefault(
-                "color", _Declared((False, 0, (0, 0, 0), -1), element.attrs["color"].lower())
-            )
+        font_colour = element.attrs.get("color")
+        if element.name == "font" and isinstance(font_colour, str):
+            styles.setdefault("color", _Declared((False, 0, (0, 0, 0), -1), font_colour.lower()))
         style = element.attrs.get("style")
         if isinstance(style, list):
             style = " ".join(style)
@@ -372,11 +371,11 @@ def _colour(value: str) -> Rgba | None:
         return float(parts[0]), float(parts[1]), float(parts[2]), alpha
     rgb_match = re.fullmatch(r"rgba?\((.*)\)", value)
     if rgb_match:
-        parts = [p for p in re.split(r"[\s,/]+", rgb_match.group(1)) if p]
+        words = [word for word in re.split(r"[\s,/]+", rgb_match.group(1)) if word]
         try:
             numbers = [
-                float(p[:-1]) * (2.55 if i < 3 else 0.01) if p.endswith("%") else float(p)
-                for i, p in enumerate(parts)
+                float(w[:-1]) * (2.55 if i < 3 else 0.01) if w.endswith("%") else float(w)
+                for i, w in enumerate(words)
             ]
         except ValueError:
             return None
@@ -529,7 +528,7 @@ def _inherit(parent: _Inherited, element: Tag, style: dict[str, str]) -> _Inheri
         elif colour_value not in ("inherit", "currentcolor"):
             state = replace(state, colour=_colour(colour_value))
     backdrop = _backdrop(style)
-    if backdrop != "unchanged":
+    if not isinstance(backdrop, str):
         state = replace(state, backdrop=backdrop)
     return state
 

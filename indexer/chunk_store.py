@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from corpus.documents import Chunk, Document, Location, locations_within
+from corpus.documents import Chunk, Document, Location, LocationKind, locations_within
 from corpus.errors import IndexCorruptError, IndexMismatchError
 from indexer.layout import REBUILD_HINT
 
@@ -127,7 +127,10 @@ class ChunkStore:
 
     def _load(self, saved: str, doc_id: str) -> tuple[Location, ...]:
         try:
-            return tuple(Location(int(s), str(k), str(label)) for s, k, label in json.loads(saved))
+            return tuple(
+                Location(int(start), LocationKind(kind), str(label))
+                for start, kind, label in json.loads(saved)
+            )
         except (ValueError, TypeError) as error:
             raise IndexCorruptError(
                 f"The chunk store {self.path} holds unreadable locations for document "
@@ -159,9 +162,11 @@ class ChunkStore:
     )
 
     def _to_document(self, row: tuple) -> Document:
-        *fields, locations = row
+        doc_id, title, source_path, text, content_hash, locations = row
         try:
-            return Document(*fields, locations=self._load(locations, row[0]))
+            return Document(
+                doc_id, title, source_path, text, content_hash, self._load(locations, doc_id)
+            )
         except ValueError as error:  # locations that do not fit the text
             raise IndexCorruptError(
                 f"The chunk store {self.path} holds a damaged document {row[0]!r} ({error}). "
