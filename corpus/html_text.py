@@ -25,7 +25,8 @@ given as names, hex or ``rgb()`` are compared (anything else, and any
 background image, counts as readable); a visible child of a
 ``visibility:hidden`` parent stays hidden; at most :data:`MAX_STYLE_RULES`
 rules and :data:`MAX_SELECTOR_CHECKS` element checks of a page's style sheets
-are applied; external style sheets are never fetched.
+are applied; media queries are judged for a desktop window (:data:`VIEWPORT`);
+external style sheets are never fetched.
 """
 
 from __future__ import annotations
@@ -223,10 +224,43 @@ class _StyleSheet:
 
 def _page_rules(soup: BeautifulSoup) -> Iterator[tuple[str, list[tuple[str, str, bool]]]]:
     for style in soup.find_all("style"):
-        media = str(style.get("media", "all")).lower()
-        if "print" in media and "screen" not in media:
+        if not media_applies(str(style.get("media", "all"))):
             continue
         yield from _rules(tinycss2.parse_stylesheet(style.get_text()))
+
+
+VIEWPORT = (1280.0, 800.0)
+"""The screen media queries are judged against: a desktop browser window, in
+light mode. A page's mobile-only rules (``max-width: 600px``) hide nothing here."""
+
+_MEDIA_FEATURE = re.compile(r"\(\s*(min|max)-(width|height)\s*:\s*([\d.]+)(px|em|rem)?\s*\)")
+
+
+def media_applies(query: str) -> bool:
+    """Whether a media query list holds for :data:`VIEWPORT` on a screen.
+
+    >>> media_applies("screen and (min-width: 768px)"), media_applies("(max-width: 600px)")
+    (True, False)
+    >>> media_applies("print"), media_applies("print, (prefers-color-scheme: light)")
+    (False, True)
+    """
+    return any(_one_query_applies(part.strip().lower()) for part in query.split(","))
+
+
+def _one_query_applies(query: str) -> bool:
+    if not query or query == "all":
+        return True
+    words = query.replace("(", " ( ").split()
+    if any(w in ("print", "speech") for w in words) and "screen" not in words:
+        return query.startswith("not ")
+    if "prefers-color-scheme" in query and "dark" in query:
+        return False
+    for bound, axis, number, unit in _MEDIA_FEATURE.findall(query):
+        size = float(number) * (16.0 if unit in ("em", "rem") else 1.0)
+        actual = VIEWPORT[0] if axis == "width" else VIEWPORT[1]
+        if (bound == "min" and actual < size) or (bound == "max" and actual > size):
+            return False
+    return True
 
 
 def _split_selectors(selectors: str) -> list[str]:
@@ -294,7 +328,7 @@ def _rules(nodes: list[Any]) -> Iterator[tuple[str, list[tuple[str, str, bool]]]
             and node.lower_at_keyword in {"media", "supports", "layer", "container"}
         ):
             prelude = tinycss2.serialize(node.prelude).lower()
-            if node.lower_at_keyword == "media" and "print" in prelude and "screen" not in prelude:
+            if node.lower_at_keyword == "media" and not media_applies(prelude):
                 continue
             yield from _rules(
                 tinycss2.parse_rule_list(node.content, skip_comments=True, skip_whitespace=True)
