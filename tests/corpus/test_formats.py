@@ -11,6 +11,7 @@ carries the document's own locations.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 import time
@@ -369,3 +370,14 @@ def test_sheet_whose_cells_have_no_references_is_measured_too(tmp_path: Path) ->
             dst.writestr(item, body)
     with pytest.raises(DocumentTooLargeError, match="1,048,576 rows by 10 columns"):
         extract_text(write(tmp_path, "noref.xlsx", out.getvalue()))
+
+
+@pytest.mark.parametrize(
+    "data", ['"a,' * 16_000, 'x,"y"\n' * 8_000], ids=["quote-storm", "many-quoted-lines"]
+)
+def test_quote_heavy_csv_is_read_quickly(tmp_path: Path, data: str) -> None:
+    """The dialect sniffer is quadratic on such text; only a few KB are sniffed."""
+    started = time.perf_counter()
+    with contextlib.suppress(RagqaError):
+        extract_text(write(tmp_path, "quotes.csv", data))
+    assert time.perf_counter() - started < 5
