@@ -21,8 +21,9 @@ from mid-2024. calamine allocates a sheet's whole bounding box at once, so a
 a sheet, like a zip bomb, before calamine sees it.
 
 Concessions: hidden and very hidden sheets are not read (a reader of the
-workbook does not see them); formulas count by their cached values; charts,
-images and SmartArt text on slides are not read.
+workbook does not see them), but hidden rows and columns of a visible sheet
+are; formulas count by their cached values; charts, images and SmartArt text
+on slides are not read; hidden slides are read.
 """
 
 from __future__ import annotations
