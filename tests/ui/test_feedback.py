@@ -48,6 +48,7 @@ def test_record_carries_question_answer_and_citations() -> None:
             "source_path": "/c/bio.txt",
             "start": 10,
             "end": 35,
+            "location": None,
             "text": "Lei Jun was born in 1969.",
             "score": 0.0,
             "supports_answer": True,
