@@ -31,23 +31,18 @@ import re
 import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
-
-import docx
-from docx.table import Table
-from pypdf import PdfReader
-from pypdf.errors import DependencyError
+from typing import TYPE_CHECKING, Any
 
 from corpus.documents import LocationKind
-from corpus.ebook import extract_epub
+
+if TYPE_CHECKING:
+    from pypdf import PdfReader
 from corpus.errors import (
     ConfigError,
     DocumentError,
     DocumentTooLargeError,
     UnsupportedFileTypeError,
 )
-from corpus.html_text import extract_html, is_hidden
-from corpus.office import extract_csv, extract_pptx, extract_xlsx
 from corpus.reading import ExtractedText, Section, check_zip, decode, describe, tidy_title
 
 __all__ = [
@@ -55,7 +50,6 @@ __all__ = [
     "SUPPORTED_SUFFIXES",
     "ExtractedText",
     "extract_text",
-    "is_hidden",
 ]
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
@@ -255,6 +249,8 @@ def markdown_title(text: str) -> str | None:
 
 def _extract_pdf(path: Path, data: bytes, max_bytes: int) -> ExtractedText:
     try:
+        from pypdf import PdfReader
+
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:
             _unlock_pdf(path, reader)
@@ -284,6 +280,8 @@ def _extract_pdf(path: Path, data: bytes, max_bytes: int) -> ExtractedText:
 
 def _unlock_pdf(path: Path, reader: PdfReader) -> None:
     """Open PDFs that are encrypted without a password; refuse the others."""
+    from pypdf.errors import DependencyError
+
     try:
         unlocked = bool(reader.decrypt(""))
     except DependencyError:  # AES needs the optional 'cryptography' package
@@ -314,6 +312,8 @@ _DOCX_HEADING_STYLE = re.compile(r"heading\s*([1-9])$|title$", re.IGNORECASE)
 def _extract_docx(path: Path, data: bytes, max_bytes: int) -> ExtractedText:
     check_zip(path, data, ".docx", "re-save it from Word or remove it")
     try:
+        import docx
+
         document = docx.Document(io.BytesIO(data))
         lines = list(_docx_lines(document))
         title = document.core_properties.title
@@ -351,6 +351,8 @@ def _docx_section(lines: list[str], path: list[tuple[int, str]]) -> Section:
 def _docx_lines(container: Any, in_table: bool = False) -> Iterator[tuple[str, int | None]]:
     """Paragraphs and table cells in document order, merged cells once, each
     with its heading level (``Title`` is 0) or ``None``."""
+    from docx.table import Table
+
     for block in container.iter_inner_content():
         if isinstance(block, Table):
             for row in block.rows:
@@ -377,16 +379,48 @@ def _docx_heading_level(paragraph: Any) -> int | None:
 # --- shared helpers ----------------------------------------------------------------
 
 
+# The parsers for the other formats are imported on first use: asking a
+# question never reads a document, so `ragqa ask` does not pay for them.
+def _extract_html(path: Path, data: bytes, max_bytes: int) -> ExtractedText:
+    from corpus.html_text import extract_html
+
+    return extract_html(path, data, max_bytes)
+
+
+def _extract_pptx(path: Path, data: bytes, max_bytes: int) -> ExtractedText:
+    from corpus.office import extract_pptx
+
+    return extract_pptx(path, data, max_bytes)
+
+
+def _extract_xlsx(path: Path, data: bytes, max_bytes: int) -> ExtractedText:
+    from corpus.office import extract_xlsx
+
+    return extract_xlsx(path, data, max_bytes)
+
+
+def _extract_csv(path: Path, data: bytes, max_bytes: int) -> ExtractedText:
+    from corpus.office import extract_csv
+
+    return extract_csv(path, data, max_bytes)
+
+
+def _extract_epub(path: Path, data: bytes, max_bytes: int) -> ExtractedText:
+    from corpus.ebook import extract_epub
+
+    return extract_epub(path, data, max_bytes)
+
+
 _EXTRACTORS: dict[str, Callable[[Path, bytes, int], ExtractedText]] = {
     ".txt": _extract_plain,
     ".md": _extract_markdown,
     ".markdown": _extract_markdown,
-    ".html": extract_html,
-    ".htm": extract_html,
+    ".html": _extract_html,
+    ".htm": _extract_html,
     ".pdf": _extract_pdf,
     ".docx": _extract_docx,
-    ".pptx": extract_pptx,
-    ".xlsx": extract_xlsx,
-    ".csv": extract_csv,
-    ".epub": extract_epub,
+    ".pptx": _extract_pptx,
+    ".xlsx": _extract_xlsx,
+    ".csv": _extract_csv,
+    ".epub": _extract_epub,
 }

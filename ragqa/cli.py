@@ -93,7 +93,15 @@ def _quiet_libraries() -> None:
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--index-dir", type=Path, help="index location (default: <data dir>/index/default)"
+        "--collection",
+        metavar="NAME",
+        help="the collection to use (default: 'default', the Lei Jun texts); "
+        "`ragqa collections` lists them",
+    )
+    parser.add_argument(
+        "--index-dir",
+        type=Path,
+        help="index location, instead of a collection (default: <data dir>/index/<collection>)",
     )
     parser.add_argument("--config", type=Path, help="settings file (TOML); see README")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more to standard error")
@@ -144,6 +152,20 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, help="port (default 7860)")
     _add_common(ui)
 
+    collections = commands.add_parser(
+        "collections",
+        help="list or delete collections",
+        description="List the collections (each an index of its own documents) with their "
+        "document and chunk counts, or delete one.",
+    )
+    collections.add_argument(
+        "action", nargs="?", choices=["list", "delete"], default="list", help="default: list"
+    )
+    collections.add_argument("name", nargs="?", help="the collection to delete")
+    collections.add_argument("--json", action="store_true", help="print JSON")
+    collections.add_argument("--config", type=Path, help="settings file (TOML); see README")
+    collections.add_argument("-v", "--verbose", action="store_true", help="log more")
+
     from ragqa import evaluation_cli
 
     evaluation_cli.add_commands(commands, _add_common)
@@ -157,9 +179,51 @@ def _settings(args: argparse.Namespace):
     from ragqa.settings import load_settings
 
     settings = load_settings(args.config)
-    if getattr(args, "index_dir", None):
-        settings = settings.replace(index_dir=args.index_dir.expanduser())
+    collection = getattr(args, "collection", None)
+    index_dir = getattr(args, "index_dir", None)
+    if collection and index_dir:
+        raise ConfigError(
+            "Give --collection or --index-dir, not both: a collection's index is "
+            "<data dir>/index/<collection>."
+        )
+    if collection:
+        settings = settings.for_collection(collection)
+    if index_dir:
+        settings = settings.replace(index_dir=index_dir.expanduser())
     return settings
+
+
+def run_collections(args: argparse.Namespace) -> int:
+    from indexer.collections import delete_collection, list_collections
+
+    settings = _settings(args)
+    if args.action == "delete":
+        if not args.name:
+            raise ConfigError("Name the collection to delete: `ragqa collections delete NAME`.")
+        gone = delete_collection(settings.collections_dir, args.name)
+        if args.json:
+            print(json.dumps({"deleted": gone.to_dict()}, ensure_ascii=False))
+        else:
+            print(
+                f"Deleted collection {gone.name!r} ({gone.documents} documents, {gone.chunks} chunks)."
+            )
+        return 0
+    found = list_collections(settings.collections_dir)
+    if args.json:
+        print(json.dumps([c.to_dict() for c in found], ensure_ascii=False))
+        return 0
+    if not found:
+        print(
+            f"No collections yet in {settings.collections_dir}; `ragqa index` makes the default one."
+        )
+        return 0
+    width = max(len(c.name) for c in found)
+    for c in found:
+        state = (
+            f"damaged: {c.problem}" if c.problem else f"{c.documents} documents, {c.chunks} chunks"
+        )
+        print(f"{c.name:<{width}}  {state}")
+    return 0
 
 
 def _pipeline(args: argparse.Namespace):
@@ -221,9 +285,13 @@ def _ensure_index(pipeline, settings) -> None:
         live_generation(settings.index_dir)  # raises IndexCorruptError for a damaged index
     default_location = settings.data_dir / "index" / "default"
     if settings.index_dir.expanduser().resolve() != default_location.expanduser().resolve():
+        where = (
+            f"--collection {settings.collection}"
+            if settings.index_dir == settings.collections_dir / settings.collection
+            else f"--index-dir {settings.index_dir}"
+        )
         raise IndexNotFoundError(
-            f"No index at {settings.index_dir}. Build one with "
-            f"`ragqa index PATH --index-dir {settings.index_dir}`."
+            f"No index at {settings.index_dir}. Build one with `ragqa index PATH {where}`."
         )
     print("No index yet: indexing the default Lei Jun collection first...", file=sys.stderr)
     pipeline.build_index(None)
@@ -304,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
-    handlers = {"index": run_index, "ask": run_ask, "ui": run_ui}
+    handlers = {"index": run_index, "ask": run_ask, "ui": run_ui, "collections": run_collections}
     from ragqa import evaluation_cli
     from ragqa.calibration import run_calibrate
 

@@ -30,6 +30,7 @@ from typing import Any
 from corpus.chunking import ChunkingConfig
 from corpus.errors import ConfigError
 from corpus.loaders import DEFAULT_MAX_FILE_BYTES
+from indexer.collections import DEFAULT_COLLECTION, check_collection_name, collection_dir
 from indexer.embedder import EmbedderConfig
 from indexer.vector_index import VectorIndexConfig
 from qa.answerer import AnswerConfig
@@ -40,7 +41,7 @@ from qa.retriever import RetrievalConfig
 from ui.config import UiConfig
 
 ENV_PREFIX = "RAGQA_"
-_TOP_LEVEL = ("data_dir", "index_dir", "max_file_bytes")
+_TOP_LEVEL = ("data_dir", "index_dir", "collection", "max_file_bytes")
 SECTIONS: dict[str, type] = {
     "chunking": ChunkingConfig,
     "embedder": EmbedderConfig,
@@ -63,6 +64,9 @@ class Settings:
     data_dir: Path
     index_dir: Path
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    # The collection asked about; its index is <data dir>/index/<collection>
+    # unless index_dir names another folder.
+    collection: str = DEFAULT_COLLECTION
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
     vector_index: VectorIndexConfig = field(default_factory=VectorIndexConfig)
@@ -71,6 +75,16 @@ class Settings:
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     answer: AnswerConfig = field(default_factory=AnswerConfig)
     ui: UiConfig = field(default_factory=UiConfig)
+
+    @property
+    def collections_dir(self) -> Path:
+        """Where the named collections' index folders live."""
+        return self.data_dir / "index"
+
+    def for_collection(self, name: str) -> Settings:
+        """These settings, for collection ``name`` (its index folder included)."""
+        name = check_collection_name(name)
+        return self.replace(collection=name, index_dir=collection_dir(self.collections_dir, name))
 
     @property
     def uploads_dir(self) -> Path:
@@ -225,10 +239,16 @@ def load_settings(
         if raw.get("data_dir")
         else default_data_dir(environ)
     )
+    collection = check_collection_name(str(raw.get("collection") or DEFAULT_COLLECTION))
+    if raw.get("index_dir") and raw.get("collection"):
+        raise ConfigError(
+            "Give either index_dir or collection, not both: a collection's index is "
+            "<data dir>/index/<collection>."
+        )
     index_dir = (
         _convert(raw["index_dir"], Path(), "index_dir")
         if raw.get("index_dir")
-        else data_dir / "index" / "default"
+        else collection_dir(data_dir / "index", collection)
     )
     max_file_bytes = _convert(
         raw.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES), 0, "max_file_bytes"
@@ -241,6 +261,7 @@ def load_settings(
     settings = Settings(
         data_dir=data_dir,
         index_dir=index_dir,
+        collection=collection,
         max_file_bytes=max_file_bytes,
         **sections,
     )
