@@ -91,9 +91,9 @@ def list_collections(root: Path) -> list[CollectionSummary]:
         return []
     found = []
     for child in sorted(root.iterdir()):
-        if child.is_dir() and not child.is_symlink() and _NAME.fullmatch(child.name):
-            if is_marked(child):
-                found.append(summarize(child.name, child))
+        named = child.is_dir() and not child.is_symlink() and _NAME.fullmatch(child.name)
+        if named and is_marked(child):
+            found.append(summarize(child.name, child))
     return found
 
 
