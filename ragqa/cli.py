@@ -166,6 +166,19 @@ def build_parser() -> argparse.ArgumentParser:
     collections.add_argument("--config", type=Path, help="settings file (TOML); see README")
     collections.add_argument("-v", "--verbose", action="store_true", help="log more")
 
+    passwd = commands.add_parser(
+        "passwd",
+        help="add or change a login for the chat window",
+        description="Store NAME's password as a salted scrypt hash in the password file that "
+        "the chat window's login reads ([ui] password_file, default <data dir>/passwords). "
+        "On a terminal the password is asked for twice; otherwise it is the first line of "
+        "standard input. It is never printed or logged.",
+    )
+    passwd.add_argument("name", metavar="NAME", help="the user name to log in with")
+    passwd.add_argument("--file", type=Path, help="password file (default: see above)")
+    passwd.add_argument("--config", type=Path, help="settings file (TOML); see README")
+    passwd.add_argument("-v", "--verbose", action="store_true", help="log more to standard error")
+
     from ragqa import evaluation_cli
 
     evaluation_cli.add_commands(commands, _add_common)
@@ -343,9 +356,31 @@ def _warm_up(pipeline: Any) -> None:
         logging.getLogger(__name__).error("Loading the models failed: %s", error)
 
 
+def _read_new_password() -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("New password: ")
+    if first != getpass.getpass("Repeat it: "):
+        raise ConfigError("The two passwords differ; nothing was changed.")
+    return first
+
+
+def run_passwd(args: argparse.Namespace) -> int:
+    from ui.auth import set_password
+
+    path = args.file.expanduser() if args.file else _settings(args).password_file
+    new = set_password(path, args.name, _read_new_password())
+    print(f"{'Added' if new else 'Changed the password of'} {args.name} in {path}.")
+    return 0
+
+
 def run_ui(args: argparse.Namespace) -> int:
     settings = _settings(args)
     ui_changes = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
+    if not settings.ui.password_file and settings.password_file.is_file():
+        ui_changes["password_file"] = str(settings.password_file)  # written by `ragqa passwd`
     if ui_changes:
         from dataclasses import replace
 
@@ -362,7 +397,11 @@ def run_ui(args: argparse.Namespace) -> int:
     from ui.app import serve
 
     serve(
-        pipeline, settings.ui, uploads_dir=settings.uploads_dir, feedback_log=settings.feedback_log
+        pipeline,
+        settings.ui,
+        uploads_dir=settings.uploads_dir,
+        feedback_log=settings.feedback_log,
+        api=settings.api,
     )
     return 0
 
@@ -372,7 +411,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
-    handlers = {"index": run_index, "ask": run_ask, "ui": run_ui, "collections": run_collections}
+    handlers = {
+        "index": run_index,
+        "ask": run_ask,
+        "ui": run_ui,
+        "collections": run_collections,
+        "passwd": run_passwd,
+    }
     from ragqa import evaluation_cli
     from ragqa.calibration import run_calibrate
 

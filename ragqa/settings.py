@@ -38,7 +38,7 @@ from qa.generator import GeneratorConfig
 from qa.pipeline import PipelineConfig
 from qa.reranker import RerankConfig
 from qa.retriever import RetrievalConfig
-from ui.config import UiConfig
+from ui.config import ApiConfig, UiConfig
 
 ENV_PREFIX = "RAGQA_"
 _TOP_LEVEL = ("data_dir", "index_dir", "collection", "max_file_bytes")
@@ -51,6 +51,7 @@ SECTIONS: dict[str, type] = {
     "generator": GeneratorConfig,
     "answer": AnswerConfig,
     "ui": UiConfig,
+    "api": ApiConfig,
 }
 
 
@@ -75,6 +76,7 @@ class Settings:
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
     answer: AnswerConfig = field(default_factory=AnswerConfig)
     ui: UiConfig = field(default_factory=UiConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
 
     @property
     def collections_dir(self) -> Path:
@@ -93,6 +95,12 @@ class Settings:
     @property
     def feedback_log(self) -> Path:
         return self.data_dir / "feedback.jsonl"
+
+    @property
+    def password_file(self) -> Path:
+        """The chat window's accounts: ``[ui] password_file``, else ``<data dir>/passwords``."""
+        configured = self.ui.password_file
+        return Path(configured).expanduser() if configured else self.data_dir / "passwords"
 
     def pipeline_config(self) -> PipelineConfig:
         return PipelineConfig(

@@ -23,7 +23,9 @@ Safety defaults (:func:`launch_options`): bound to loopback unless told
 otherwise, an upload size limit, a queue with a concurrency limit and a
 maximum size, and no raw HTML from documents or the model anywhere
 (:mod:`ui.render` escapes it all). The same chat is callable as the ``/ask``
-API endpoint through ``gradio_client``.
+API endpoint through ``gradio_client``, and the same server carries the
+OpenAI-compatible API (:mod:`ui.openai_api`) and, when accounts are set up,
+a login (:mod:`ui.auth`): see :func:`server_options`.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from qa.generator import GENERATOR_BACKENDS, LOCAL_BACKENDS
 from qa.pipeline import Pipeline
 from qa.types import Answer, Citation
 from ui import render
-from ui.config import UiConfig
+from ui.config import ApiConfig, UiConfig
 from ui.feedback import FeedbackLog, feedback_record, rating_from_like
 from ui.uploads import UploadPolicy, discard_temporary, remove_stored, store_uploads
 
@@ -550,16 +552,58 @@ def preload(pipeline: Pipeline) -> None:
     pipeline.warm_up()
 
 
-def serve(pipeline: Pipeline, config: UiConfig, *, uploads_dir: Path, feedback_log: Path) -> None:
+def server_options(pipeline: Pipeline, config: UiConfig, api: ApiConfig) -> dict[str, Any]:
+    """The ``Blocks.launch`` keyword arguments that add the OpenAI-compatible
+    API's routes (ahead of Gradio's own) and the login, if accounts are set up.
+
+    Reads the password file now, so that a bad one stops the start with a message.
+    """
+    from ui.auth import accounts_from
+    from ui.openai_api import OpenAIApi, SingleCollection
+
+    options: dict[str, Any] = {}
+    if api.enabled:
+        routes = OpenAIApi(
+            SingleCollection(pipeline),
+            api,
+            public=not is_loopback(config.host),
+            concurrency_limit=config.concurrency_limit,
+            max_waiting=config.max_queue_size,
+        ).routes()
+        options["app_kwargs"] = {"routes": routes}
+    accounts = accounts_from(config)
+    if accounts is not None:
+        options["auth"] = accounts.check
+        options["auth_message"] = "Log in to ask the documents."
+    return options
+
+
+def serve(
+    pipeline: Pipeline,
+    config: UiConfig,
+    *,
+    uploads_dir: Path,
+    feedback_log: Path,
+    api: ApiConfig | None = None,
+) -> None:
     """Run the chat window until interrupted (what ``ragqa ui`` does)."""
     # Gradio keeps its own temporary copy of each upload: keep those under the
     # data directory too (and they are deleted once stored).
     os.environ.setdefault("GRADIO_TEMP_DIR", str(uploads_dir.parent / "cache" / "gradio"))
+    api = api or ApiConfig()
+    options = server_options(pipeline, config, api)
     if not is_loopback(config.host):
         print(
             f"warning: serving on {config.host}: the chat window and its documents are "
-            "reachable from other machines.",
+            "reachable from other machines"
+            + ("." if "auth" in options else ", with no login (see the README, Shared use)."),
             file=sys.stderr,
         )
+        if api.enabled and not api.key:
+            print(
+                "warning: no [api] key is set, so the OpenAI-compatible API at /v1 refuses "
+                "every request (set RAGQA_API__KEY to use it).",
+                file=sys.stderr,
+            )
     app = build_app(pipeline, config, uploads_dir, feedback_log)
-    app.launch(**launch_options(config))
+    app.launch(**launch_options(config), **options)

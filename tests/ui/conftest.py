@@ -23,7 +23,7 @@ from qa.answerer import AnswerConfig
 from qa.generator import Message
 from qa.pipeline import Pipeline, PipelineConfig
 from tests.fakes import HashEmbedder, ScriptedGenerator
-from ui.config import UiConfig
+from ui.config import ApiConfig, UiConfig
 
 _PASSAGE = re.compile(r"^\[1\] (.+)$", re.MULTILINE)
 
@@ -65,14 +65,29 @@ class Server:
 
 
 @contextmanager
-def running_app(pipeline: Pipeline, data_dir: Path, config: UiConfig | None = None):
-    """Serve the chat window for ``pipeline`` until the block ends."""
-    from ui.app import build_app, launch_options
+def running_app(
+    pipeline: Pipeline,
+    data_dir: Path,
+    config: UiConfig | None = None,
+    api: ApiConfig | None = None,
+    *,
+    as_if_host: str | None = None,
+):
+    """Serve the chat window for ``pipeline`` (with the OpenAI-compatible API
+    and the login its settings ask for) until the block ends.
+
+    The server always binds to loopback; ``as_if_host`` makes the API and the
+    login behave as they would when bound to that address.
+    """
+    from ui.app import build_app, launch_options, server_options
 
     config = replace(config or UiConfig(), host="127.0.0.1", port=free_port())
     uploads_dir, feedback_log = data_dir / "uploads", data_dir / "feedback.jsonl"
+    options = server_options(
+        pipeline, replace(config, host=as_if_host or config.host), api or ApiConfig()
+    )
     app = build_app(pipeline, config, uploads_dir, feedback_log)
-    app.launch(prevent_thread_lock=True, quiet=True, **launch_options(config))
+    app.launch(prevent_thread_lock=True, quiet=True, **launch_options(config), **options)
     try:
         yield Server(f"http://127.0.0.1:{config.port}/", pipeline, uploads_dir, feedback_log)
     finally:
