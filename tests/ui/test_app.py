@@ -87,7 +87,9 @@ def test_serve_launches_with_the_defaults(pipeline, data_dir, monkeypatch) -> No
         uploads_dir=data_dir / "uploads",
         feedback_log=data_dir / "feedback.jsonl",
     )
-    assert launched == launch_options(UiConfig())
+    routes = launched.pop("app_kwargs")["routes"]
+    assert launched == launch_options(UiConfig())  # and no login: none is configured
+    assert {route.path for route in routes} >= {"/v1/models", "/v1/chat/completions"}
     assert Path(os.environ["GRADIO_TEMP_DIR"]) == data_dir / "cache" / "gradio"
 
 
