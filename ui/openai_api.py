@@ -66,7 +66,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute
 
 from corpus.errors import QuestionError, RagqaError
-from qa.answerer import Token, clean_question
+from qa.answerer import MAX_QUESTION_CHARS, Token, clean_question
 from qa.conversation import rewrite_query
 from qa.pipeline import Pipeline
 from qa.types import Answer, Citation
@@ -204,7 +204,7 @@ class ChatRequest:
     stream: bool = False
 
     @classmethod
-    def parse(cls, body: object, max_question_chars: int = 1000) -> ChatRequest:
+    def parse(cls, body: object, max_question_chars: int = MAX_QUESTION_CHARS) -> ChatRequest:
         """Check a decoded JSON body; raises :class:`ApiError` (400) naming what is wrong."""
         if not isinstance(body, dict):
             raise ApiError(400, "The request body must be a JSON object.")
@@ -637,7 +637,7 @@ class OpenAIApi:
             pipeline = self.pipeline_for(model) if isinstance(model, str) and model else None
             chat = ChatRequest.parse(
                 body,
-                pipeline.config.answer.max_question_chars if pipeline else 1000,
+                pipeline.config.answer.max_question_chars if pipeline else MAX_QUESTION_CHARS,
             )
             if pipeline is None:  # parse() has said what is wrong with "model" by now
                 raise ApiError(400, "'model' is required.", param="model")
