@@ -50,6 +50,7 @@ from qa.types import Answer, Citation
 from ui import render
 from ui.config import ApiConfig, UiConfig
 from ui.feedback import FeedbackLog, feedback_record, rating_from_like
+from ui.guard import guard_for
 from ui.uploads import UploadPolicy, discard_temporary, remove_stored, store_uploads
 
 logger = logging.getLogger(__name__)
@@ -519,7 +520,7 @@ def build_app(
         )
         chat.like(window.record_feedback, [turns], None, api_visibility="private")
         files.upload(
-            window.add_files,
+            guard_for(pipeline).exclusive(window.add_files),  # apart from API questions
             [files],
             [upload_status, files],
             concurrency_id="pipeline",

@@ -39,7 +39,9 @@ Limits: a request body over ``[api] max_request_bytes`` (1 MiB) is refused
 OpenAI-style ``{"error": {"message": ...}}``. Questions run in a worker
 thread, at most ``[ui] concurrency_limit`` at once, with at most
 ``[ui] max_queue_size`` more waiting (beyond that: 429, busy); the generator
-itself writes one answer at a time for the API and the chat window together.
+itself writes one answer at a time for the API and the chat window together,
+and documents added in the chat window wait for the API's questions in
+flight, and they for it (:mod:`ui.guard`).
 
 Access: bound beyond loopback the API needs ``[api] key`` (or
 ``RAGQA_API__KEY``), sent as ``Authorization: Bearer KEY``; without a key set
@@ -71,6 +73,7 @@ from qa.conversation import rewrite_query
 from qa.pipeline import Pipeline
 from qa.types import Answer, Citation
 from ui.config import ApiConfig
+from ui.guard import guard_for
 
 logger = logging.getLogger(__name__)
 
@@ -523,7 +526,9 @@ class OpenAIApi:
 
         def work() -> None:
             try:
-                with self.gate.slot():
+                # The index guard keeps the chat window's uploads from swapping the
+                # index out from under this question (ui.guard).
+                with self.gate.slot(), guard_for(pipeline).reading():
                     if stop.is_set():
                         return
                     stream = pipeline.stream(

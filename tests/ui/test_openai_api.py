@@ -25,6 +25,7 @@ from qa.pipeline import Pipeline, PipelineConfig
 from tests.fakes import HashEmbedder
 from tests.ui.conftest import Server, fake_pipeline, first_passage, running_app
 from ui.config import ApiConfig, UiConfig
+from ui.guard import IndexGuard, guard_for
 from ui.openai_api import DEFAULT_MODEL, ChatRequest, Gate
 
 KEY = "test-key-0123456789abcdef"
@@ -392,3 +393,78 @@ def test_history_pairs_questions_with_their_answers(messages, history) -> None:
     body = {"model": "m", "messages": [{"role": r, "content": c} for r, c in messages]}
     request = ChatRequest.parse(body)
     assert request.question == "q?" and request.history == history
+
+
+# --- API questions and the window's uploads ------------------------------------------------
+def test_questions_survive_documents_being_added_meanwhile(tmp_path: Path) -> None:
+    """Adding documents swaps the index; the API's questions must not see it closed."""
+    pipeline = fake_pipeline(tmp_path / "index")
+    guard = guard_for(pipeline)
+    docs, data = tmp_path / "docs", tmp_path / "data"
+    docs.mkdir()
+    data.mkdir()
+    stop = threading.Event()
+
+    def add_documents() -> int:
+        rounds = 0
+        while not stop.is_set():
+            path = docs / f"note-{rounds % 3}.txt"
+            path.write_text(f"Note {rounds}: Lei Jun drinks tea number {rounds}.")
+            with guard.writing():  # what the window's upload handler does (build_app)
+                pipeline.add_documents([path])
+            rounds += 1
+        return rounds
+
+    with running_app(pipeline, data) as server, ThreadPoolExecutor(1) as pool:
+        adding = pool.submit(add_documents)
+        try:
+            statuses = [
+                httpx.post(
+                    server.url + "v1/chat/completions", json=ask(), timeout=HTTP_TIMEOUT
+                ).status_code
+                for _ in range(30)
+            ]
+        finally:
+            stop.set()
+        assert adding.result() > 3, "the index barely changed: the test proves nothing"
+    assert statuses == [200] * len(statuses)
+
+
+def test_the_window_adds_documents_only_between_api_questions(pipeline, data_dir) -> None:
+    from ui.app import build_app
+
+    app = build_app(pipeline, UiConfig(), data_dir / "uploads", data_dir / "feedback.jsonl")
+    [upload] = [f.fn for f in app.fns.values() if getattr(f.fn, "__name__", "") == "add_files"]
+    with ThreadPoolExecutor(1) as pool:
+        with guard_for(pipeline).reading():  # an API question in flight
+            pending = pool.submit(upload, None)
+            time.sleep(0.3)
+            assert not pending.done(), "the upload did not wait for the question"
+        assert pending.result(timeout=10) == ("No files received.", None)
+
+
+def test_index_guard_lets_a_waiting_change_go_before_new_questions() -> None:
+    guard, order, finish = IndexGuard(), [], threading.Event()
+
+    def change() -> None:
+        with guard.writing():
+            order.append("change")
+            finish.wait(HTTP_TIMEOUT)
+
+    def question() -> None:
+        with guard.reading():
+            order.append("question")
+
+    with ThreadPoolExecutor(2) as pool:
+        with guard.reading():  # a question in flight
+            changing = pool.submit(change)
+            time.sleep(0.2)
+            asking = pool.submit(question)
+            time.sleep(0.2)
+            assert order == [], "a change ran beside a question, or a question jumped it"
+        time.sleep(0.2)
+        assert order == ["change"], "a question ran while the index was changing"
+        finish.set()
+        changing.result(timeout=5)
+        asking.result(timeout=5)
+    assert order == ["change", "question"]
