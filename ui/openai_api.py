@@ -67,7 +67,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute
 
-from corpus.errors import QuestionError, RagqaError
+from corpus.errors import GeneratorError, QuestionError, RagqaError, SavedIndexError
 from qa.answerer import MAX_QUESTION_CHARS, Token, clean_question
 from qa.conversation import rewrite_query
 from qa.pipeline import Pipeline
@@ -565,12 +565,24 @@ class OpenAIApi:
 
     @staticmethod
     def failure(error: BaseException, question: str) -> ApiError:
-        """What to tell a client about a pipeline that failed."""
+        """What to tell a client about a pipeline that failed.
+
+        The server's own errors name paths on the server, so a client gets
+        what kind of problem it is and the log gets the whole message.
+        """
         if isinstance(error, QuestionError):
             return ApiError(400, str(error), param="messages")
-        if isinstance(error, RagqaError):
-            # The server's to fix (no index, a generator that cannot load): say what.
-            return ApiError(503, str(error), kind="server_error", code="unavailable")
+        if isinstance(error, SavedIndexError):
+            logger.error("API question %r: %s", question, error)
+            message = (
+                "ragqa cannot open its index (not built yet, or damaged); the server log "
+                "says where and what to do."
+            )
+            return ApiError(503, message, kind="server_error", code="index_unavailable")
+        if isinstance(error, GeneratorError):
+            logger.error("API question %r: %s", question, error)
+            message = "ragqa's answer generator failed; the server log has the details."
+            return ApiError(503, message, kind="server_error", code="generator_unavailable")
         logger.error("API question %r failed", question, exc_info=error)
         return ApiError(500, GENERIC_ERROR, kind="server_error")
 

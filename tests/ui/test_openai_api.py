@@ -468,3 +468,43 @@ def test_index_guard_lets_a_waiting_change_go_before_new_questions() -> None:
         changing.result(timeout=5)
         asking.result(timeout=5)
     assert order == ["change", "question"]
+
+
+# --- the server's own failures: said plainly, never dressed as the client's ------------------
+class BrokenGenerator:
+    name = "broken"
+
+    def stream(self, messages: Sequence[Message], max_tokens: int) -> Iterator[str]:
+        raise RuntimeError("secret internal detail")
+        yield ""  # pragma: no cover (makes this a generator)
+
+
+def test_server_failures_are_5xx_with_a_plain_message(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = PipelineConfig(
+        index_dir=tmp_path / "index", embedder=EmbedderConfig(model=HashEmbedder.model_name)
+    )
+    unindexed = Pipeline(config, embedder=HashEmbedder(), generator=BrokenGenerator())
+    (tmp_path / "data").mkdir()
+    with running_app(unindexed, tmp_path / "data") as server, make_client(server) as client:
+        response = httpx.post(server.url + "v1/chat/completions", json=ask(), timeout=30)
+        message = response.json()["error"]["message"]
+        assert response.status_code == 503 and "cannot open its index" in message
+        assert str(tmp_path) not in response.text, "a path on the server went out"
+        with pytest.raises(openai.APIError, match="cannot open its index"):
+            list(client.chat.completions.create(stream=True, **ask()))
+        unindexed.build_index(None)
+        with pytest.raises(openai.InternalServerError, match="server log has the details") as err:
+            client.chat.completions.create(**ask())
+        assert "secret internal detail" not in str(err.value)
+        with pytest.raises(openai.APIError, match="server log has the details"):
+            list(client.chat.completions.create(stream=True, **ask()))
+    assert "secret internal detail" in caplog.text  # for whoever runs the server
+    assert f"No index at {tmp_path / 'index'}" in caplog.text
+
+
+def test_follow_ups_look_as_far_back_as_the_chat_window() -> None:
+    from ui import app, openai_api
+
+    assert openai_api.HISTORY_TURNS == app.HISTORY_TURNS
