@@ -20,13 +20,16 @@ top-level ``ragqa`` field (of the response, and of the final stream chunk)::
       "reason": "quoted the passage sentence that best answers the question",
       "confidence": 0.93,
       "retrieval_query": "When did Lei Jun join Kingsoft?",
-      "citations": [{"number": 1, "document": "Lei Jun", "location": null,
-                     "start": 1570, "end": 1626, "text": "...", "supports_answer": true}]
+      "citations": [{"number": 1, "document": "Lei Jun", "file": "lei_jun.txt",
+                     "location": null, "start": 1570, "end": 1626, "text": "...",
+                     "supports_answer": true}]
     }
 
-``document`` is the document's title (never a path on the server); ``start``
-and ``end`` are offsets into its cleaned text and ``text`` is exactly that
-span; ``location`` (page, section) is null until the loaders record one.
+``document`` is the document's title and ``file`` its file name (never a path
+on the server); ``start`` and ``end`` are offsets into its cleaned text and
+``text`` is exactly that span; ``location`` is where the span lies in the
+reader's terms (``{"kind": "page", "label": "page 2"}``), null where the
+document has no such marks.
 
 Streaming: a stream's ``content`` deltas add up to the final answer, as
 clients expect, so they hold the checked answer only. The generator's draft
@@ -61,6 +64,7 @@ import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any, Protocol
 
 from fastapi import APIRouter, Request
@@ -295,14 +299,18 @@ class ChatRequest:
 
 # --- responses ---------------------------------------------------------------------
 def citation_json(citation: Citation) -> dict[str, Any]:
-    """A citation as the API shows it: no server path, no internal ids."""
-    location = getattr(citation, "location", None)  # page or section, once loaders record one
+    """A citation as the API shows it: the document's title and file name, never
+    its path on the server, nor internal ids.
+
+    ``location`` takes the shape ``ragqa ask --json`` gives it
+    (``{"kind": "page", "label": "page 2"}``) where the citation carries one.
+    """
+    location = getattr(citation, "location", None)  # not every Citation has one yet
     return {
         "number": citation.number,
         "document": citation.document,
-        "location": location
-        if isinstance(location, str | int) or location is None
-        else str(location),
+        "file": PurePath(citation.source_path).name,
+        "location": location.to_dict() if hasattr(location, "to_dict") else None,
         "start": citation.start,
         "end": citation.end,
         "text": citation.text,

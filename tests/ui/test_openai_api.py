@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import openai
@@ -26,7 +27,7 @@ from tests.fakes import HashEmbedder
 from tests.ui.conftest import Server, fake_pipeline, first_passage, running_app
 from ui.config import ApiConfig, UiConfig
 from ui.guard import IndexGuard, guard_for
-from ui.openai_api import DEFAULT_MODEL, ChatRequest, Gate
+from ui.openai_api import DEFAULT_MODEL, ChatRequest, Gate, citation_json
 
 KEY = "test-key-0123456789abcdef"
 QUESTION = "When was Lei Jun born?"
@@ -85,8 +86,9 @@ def test_answer_with_citations_in_the_ragqa_field(client: openai.OpenAI, server:
     assert extra["abstained"] is False and extra["retrieval_query"] == QUESTION
     [citation] = extra["citations"]
     assert set(citation) == {
-        "number", "document", "location", "start", "end", "text", "supports_answer"
+        "number", "document", "file", "location", "start", "end", "text", "supports_answer"
     }  # fmt: skip
+    assert citation["file"] == "lei_jun_biography.txt"
     assert citation["number"] == 1 and citation["supports_answer"] is True
     text = document_text(server.pipeline, citation["document"])
     assert text[citation["start"] : citation["end"]] == citation["text"]
@@ -508,3 +510,17 @@ def test_follow_ups_look_as_far_back_as_the_chat_window() -> None:
     from ui import app, openai_api
 
     assert openai_api.HISTORY_TURNS == app.HISTORY_TURNS
+
+
+def test_a_citation_shows_its_location_and_file_name_but_no_path() -> None:
+    class Page:
+        def to_dict(self) -> dict[str, str]:
+            return {"kind": "page", "label": "page 2"}
+
+    citation = SimpleNamespace(
+        number=2, document="Annual report", source_path="/srv/ragqa/uploads/report.pdf",
+        start=10, end=12, text="ab", supports_answer=True, location=Page(),
+    )  # fmt: skip
+    shown = citation_json(citation)
+    assert shown["location"] == {"kind": "page", "label": "page 2"}
+    assert shown["file"] == "report.pdf" and "/srv" not in json.dumps(shown)
