@@ -44,7 +44,7 @@ from ui.config import UiConfig
 SCHEME = "scrypt"
 # RFC 7914's interactive-login cost: 16 MiB and some tens of milliseconds per check.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
-_MAX_N = 2**20  # a hash asking for more memory than this is refused, not run
+_MAX_MEMORY = 256 * 1024 * 1024  # a hash asking for more than this is refused, not run
 _SALT_BYTES, _KEY_BYTES = 16, 32
 _NAME_FORBIDDEN = frozenset(":\n\r")
 
@@ -53,9 +53,14 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
+def _scrypt_memory(n: int, r: int, p: int) -> int:
+    """The bytes scrypt needs for these parameters (its V array and B blocks)."""
+    return 128 * r * (n + 2) + 128 * r * p
+
+
 def _scrypt(password: str, salt: bytes, n: int, r: int, p: int, length: int) -> bytes:
     return hashlib.scrypt(
-        password.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=length, maxmem=256 * n * r + 2**20
+        password.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=length, maxmem=_MAX_MEMORY + 2**20
     )
 
 
@@ -95,8 +100,8 @@ class _Hash:
             key = base64.b64decode(parts[5], validate=True)
         except (ValueError, binascii.Error):
             raise ValueError("a hash field is not a number or not base64") from None
-        if n < 2 or n & (n - 1) or n > _MAX_N or not 1 <= r <= 32 or not 1 <= p <= 16:
-            raise ValueError(f"scrypt parameters out of range (N a power of 2 up to {_MAX_N})")
+        if n < 2 or n & (n - 1) or r < 1 or p < 1 or _scrypt_memory(n, r, p) > _MAX_MEMORY:
+            raise ValueError("scrypt parameters out of range (N a power of 2, at most 256 MiB)")
         if len(salt) < 8 or len(key) < 16:
             raise ValueError("salt or key too short")
         return cls(n, r, p, salt, key)

@@ -135,6 +135,23 @@ def test_secrets_from_the_environment_stay_out_of_reprs_and_errors() -> None:
     assert "no-colon-secret" not in str(bad.value)
 
 
+def test_ragqa_ui_turns_the_login_on_once_ragqa_passwd_wrote_accounts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served: list[tuple[UiConfig, dict]] = []
+    monkeypatch.setattr("ui.app.serve", lambda pipeline, config, **kw: served.append((config, kw)))
+    monkeypatch.setattr("ragqa.cli._ensure_index", lambda pipeline, settings: None)
+    monkeypatch.setenv("RAGQA_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("RAGQA_API__KEY", KEY)
+    assert cli.main(["ui"]) == 0
+    assert served[0][0].password_file == "" and accounts_from(served[0][0]) is None
+    set_password(tmp_path / "passwords", "alice", PASSWORD)
+    assert cli.main(["ui", "--port", "7999"]) == 0
+    config, options = served[1]
+    assert config.password_file == str(tmp_path / "passwords") and config.port == 7999
+    assert options["api"].key == KEY
+
+
 def test_ragqa_passwd_reads_standard_input(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
