@@ -61,8 +61,8 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
+from contextlib import aclosing, contextmanager
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any, Protocol
@@ -305,12 +305,13 @@ def citation_json(citation: Citation) -> dict[str, Any]:
     ``location`` takes the shape ``ragqa ask --json`` gives it
     (``{"kind": "page", "label": "page 2"}``) where the citation carries one.
     """
-    location = getattr(citation, "location", None)  # not every Citation has one yet
+    # Not every Citation has a location yet (issue 15 item 2 adds it).
+    location_json = getattr(getattr(citation, "location", None), "to_dict", None)
     return {
         "number": citation.number,
         "document": citation.document,
         "file": PurePath(citation.source_path).name,
-        "location": location.to_dict() if hasattr(location, "to_dict") else None,
+        "location": location_json() if callable(location_json) else None,
         "start": citation.start,
         "end": citation.end,
         "text": citation.text,
@@ -515,7 +516,7 @@ class OpenAIApi:
     # --- answering ----------------------------------------------------------------
     async def events(
         self, pipeline: Pipeline, request: ChatRequest, place: Place
-    ) -> AsyncIterator[Token | Answer]:
+    ) -> AsyncGenerator[Token | Answer, None]:
         """The pipeline's tokens and answer, computed in a worker thread.
 
         The worker takes over ``place`` and leaves the gate when it ends.
@@ -598,9 +599,10 @@ class OpenAIApi:
         completion_id, created = f"chatcmpl-{secrets.token_hex(12)}", int(time.time())
         answer: Answer | None = None
         try:
-            async for event in self.events(pipeline, request, place):
-                if isinstance(event, Answer):
-                    answer = event
+            async with aclosing(self.events(pipeline, request, place)) as events:
+                async for event in events:
+                    if isinstance(event, Answer):
+                        answer = event
             if answer is None:
                 raise RuntimeError("the pipeline ended without an answer")
         except Exception as error:
@@ -611,18 +613,23 @@ class OpenAIApi:
         return JSONResponse(_completion(answer, request.model, completion_id, created))
 
     async def stream(
-        self, request: ChatRequest, pipeline: Pipeline, place: Place
+        self, request: ChatRequest, pipeline: Pipeline, place: Place, client: Request
     ) -> AsyncIterator[str]:
         completion_id, created = f"chatcmpl-{secrets.token_hex(12)}", int(time.time())
         model = request.model
         answer: Answer | None = None
         try:
             yield _chunk(model, completion_id, created, {"role": "assistant", "content": ""})
-            async for event in self.events(pipeline, request, place):
-                if isinstance(event, Token):
-                    yield _chunk(model, completion_id, created, {}, extra={"draft": event.text})
-                else:
-                    answer = event
+            # A client that leaves stops the worker at the next token: the server
+            # notices it here, as a write may not fail until later.
+            async with aclosing(self.events(pipeline, request, place)) as events:
+                async for event in events:
+                    if await client.is_disconnected():
+                        return
+                    if isinstance(event, Token):
+                        yield _chunk(model, completion_id, created, {}, extra={"draft": event.text})
+                    else:
+                        answer = event
             if answer is None:
                 raise RuntimeError("the pipeline ended without an answer")
         except Exception as error:
@@ -679,7 +686,7 @@ class OpenAIApi:
         if not chat.stream:
             return await self.answer(chat, pipeline, place)
         return StreamingResponse(
-            self.stream(chat, pipeline, place),
+            self.stream(chat, pipeline, place, request),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

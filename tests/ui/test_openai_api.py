@@ -285,7 +285,7 @@ def test_api_can_be_turned_off(tmp_path: Path, pipeline: Pipeline) -> None:
 
 # --- off the event loop, one at a time, bounded --------------------------------------------
 class HeldGenerator:
-    """Writes its first word, then waits until released (a slow model)."""
+    """Writes its first word, then waits until released, then the rest at a model's pace."""
 
     name = "held"
 
@@ -301,7 +301,9 @@ class HeldGenerator:
             yield words[0] + " "
             self.writing.release()
             assert self.release.wait(HTTP_TIMEOUT), "never released"
-            yield from (word + " " for word in words[1:])
+            for word in words[1:]:
+                time.sleep(0.05)  # a model's pace, so that a client's leaving can be seen
+                yield word + " "
             self.finished += 1
         finally:
             self.closed += 1
