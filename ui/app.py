@@ -555,8 +555,13 @@ def preload(pipeline: Pipeline) -> None:
 
 def server_options(pipeline: Pipeline, config: UiConfig, api: ApiConfig) -> dict[str, Any]:
     """The ``Blocks.launch`` keyword arguments that add the OpenAI-compatible
-    API's routes (ahead of Gradio's own) and the login, if accounts are set up.
+    API's routes and the login, if accounts are set up.
 
+    The routes go in through ``app_kwargs={"routes": ...}``, which Gradio
+    hands to the FastAPI app it creates: they are there before the server
+    starts and ahead of Gradio's own routes, and ``launch`` keeps doing
+    everything else (``gr.mount_gradio_app`` would need a server of our own).
+    Gradio's login guards its own routes only, so ``/v1`` keeps its key.
     Reads the password file now, so that a bad one stops the start with a message.
     """
     from ui.auth import accounts_from
