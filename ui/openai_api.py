@@ -32,7 +32,8 @@ reader's terms (``{"kind": "page", "label": "page 2"}``), null where the
 document has no such marks.
 
 Streaming: a stream's ``content`` deltas add up to the final answer, as
-clients expect, so they hold the checked answer only. The generator's draft
+clients expect, so they hold the checked answer only. With drafts on
+(``[answer] draft = true``), the generator's draft
 (which the answer may not repeat: ragqa answers by quoting the documents)
 is sent while it is written as chunks with an empty delta and
 ``"ragqa": {"draft": "..."}``, which ordinary clients ignore.

@@ -20,7 +20,7 @@ import pytest
 
 from corpus.collection import default_collection_dir
 from indexer.embedder import EmbedderConfig
-from qa.answerer import ABSTAIN_TEXT
+from qa.answerer import ABSTAIN_TEXT, AnswerConfig
 from qa.generator import Message
 from qa.pipeline import Pipeline, PipelineConfig
 from tests.fakes import HashEmbedder
@@ -38,7 +38,8 @@ HTTP_TIMEOUT = 30.0
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("openai-api")
     (root / "data").mkdir()
-    with running_app(fake_pipeline(root / "index"), root / "data") as running:
+    # Drafts on ([answer] draft = true), so that streams carry them.
+    with running_app(fake_pipeline(root / "index", draft=True), root / "data") as running:
         yield running
 
 
@@ -148,6 +149,18 @@ def test_streaming_adds_up_to_the_answer_and_ends_with_the_citations(
     assert last.choices[0].finish_reason == "stop"
     assert [c.choices[0].finish_reason for c in chunks[:-1]] == [None] * (len(chunks) - 1)
     assert last.model_extra["ragqa"] == whole.model_extra["ragqa"]
+
+
+def test_without_drafts_a_stream_carries_the_answer_alone(
+    tmp_path: Path, pipeline: Pipeline
+) -> None:
+    assert not pipeline.config.answer.draft  # the shipped default
+    with running_app(pipeline, tmp_path) as plain, make_client(plain) as client:
+        chunks = list(client.chat.completions.create(stream=True, **ask()))
+    assert [c.model_extra for c in chunks[:-1]] == [{}] * (len(chunks) - 1)
+    content = "".join(c.choices[0].delta.content or "" for c in chunks)
+    assert "1969" in content and content.endswith("[1]")
+    assert chunks[-1].model_extra["ragqa"]["abstained"] is False
 
 
 def test_stream_ends_with_done(server: Server) -> None:
@@ -314,7 +327,9 @@ def held(tmp_path: Path) -> Iterator[tuple[Server, HeldGenerator]]:
     generator = HeldGenerator()
     pipeline = Pipeline(
         PipelineConfig(
-            index_dir=tmp_path / "index", embedder=EmbedderConfig(model=HashEmbedder.model_name)
+            index_dir=tmp_path / "index",
+            embedder=EmbedderConfig(model=HashEmbedder.model_name),
+            answer=AnswerConfig(draft=True),
         ),
         embedder=HashEmbedder(),
         generator=generator,
@@ -487,7 +502,9 @@ def test_server_failures_are_5xx_with_a_plain_message(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     config = PipelineConfig(
-        index_dir=tmp_path / "index", embedder=EmbedderConfig(model=HashEmbedder.model_name)
+        index_dir=tmp_path / "index",
+        embedder=EmbedderConfig(model=HashEmbedder.model_name),
+        answer=AnswerConfig(draft=True),
     )
     unindexed = Pipeline(config, embedder=HashEmbedder(), generator=BrokenGenerator())
     (tmp_path / "data").mkdir()
