@@ -195,9 +195,6 @@ class Accounts:
     _one_at_a_time: threading.Lock = field(
         default_factory=threading.Lock, repr=False, compare=False
     )
-    _limiter: anyio.CapacityLimiter | None = field(
-        default=None, init=False, repr=False, compare=False
-    )
 
     def __post_init__(self) -> None:
         if not self.hashes:
@@ -216,14 +213,8 @@ class Accounts:
         return matches and encoded is not None
 
     async def check(self, name: str, password: str) -> bool:
-        """Gradio's ``auth`` callable: the check, in a worker thread.
-
-        Attempts queue here, in the event loop, one thread at a time: a flood of
-        them holds no more than one of the threads Gradio runs its handlers in.
-        """
-        if self._limiter is None:  # made on first use, inside the server's event loop
-            object.__setattr__(self, "_limiter", anyio.CapacityLimiter(1))
-        return await anyio.to_thread.run_sync(self.check_now, name, password, limiter=self._limiter)
+        """Gradio's ``auth`` callable: the check, in a worker thread."""
+        return await anyio.to_thread.run_sync(self.check_now, name, password)
 
 
 @functools.cache
