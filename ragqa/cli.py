@@ -402,6 +402,7 @@ def run_ui(args: argparse.Namespace) -> int:
         uploads_dir=settings.uploads_dir,
         feedback_log=settings.feedback_log,
         api=settings.api,
+        collection=settings.collection,
     )
     return 0
 

@@ -553,7 +553,9 @@ def preload(pipeline: Pipeline) -> None:
     pipeline.warm_up()
 
 
-def server_options(pipeline: Pipeline, config: UiConfig, api: ApiConfig) -> dict[str, Any]:
+def server_options(
+    pipeline: Pipeline, config: UiConfig, api: ApiConfig, collection: str = "default"
+) -> dict[str, Any]:
     """The ``Blocks.launch`` keyword arguments that add the OpenAI-compatible
     API's routes and the login, if accounts are set up.
 
@@ -570,7 +572,7 @@ def server_options(pipeline: Pipeline, config: UiConfig, api: ApiConfig) -> dict
     options: dict[str, Any] = {}
     if api.enabled:
         routes = OpenAIApi(
-            SingleCollection(pipeline),
+            SingleCollection(pipeline, collection),
             api,
             public=not is_loopback(config.host),
             concurrency_limit=config.concurrency_limit,
@@ -591,13 +593,15 @@ def serve(
     uploads_dir: Path,
     feedback_log: Path,
     api: ApiConfig | None = None,
+    collection: str = "default",
 ) -> None:
-    """Run the chat window until interrupted (what ``ragqa ui`` does)."""
+    """Run the chat window until interrupted (what ``ragqa ui`` does);
+    ``collection`` names the model the API serves it as."""
     # Gradio keeps its own temporary copy of each upload: keep those under the
     # data directory too (and they are deleted once stored).
     os.environ.setdefault("GRADIO_TEMP_DIR", str(uploads_dir.parent / "cache" / "gradio"))
     api = api or ApiConfig()
-    options = server_options(pipeline, config, api)
+    options = server_options(pipeline, config, api, collection)
     if not is_loopback(config.host):
         print(
             f"warning: serving on {config.host}: the chat window and its documents are "

@@ -3,8 +3,9 @@
 Any OpenAI client (the ``openai`` SDK, Open WebUI, LibreChat, ...) can use
 ragqa as a "model":
 
-* ``GET /v1/models`` lists one model per collection (today one,
-  :data:`DEFAULT_MODEL`); ``GET /v1/models/{id}`` shows one.
+* ``GET /v1/models`` lists one model per collection served, ``ragqa-NAME``
+  (today the one ``ragqa ui --collection NAME`` serves, :data:`DEFAULT_MODEL`
+  by default); ``GET /v1/models/{id}`` shows one.
 * ``POST /v1/chat/completions``, streamed (``"stream": true``, server-sent
   events) or not. The last message must be the user's question; earlier
   user/assistant turns feed the follow-up rewriting the chat window does
@@ -82,7 +83,8 @@ from ui.guard import guard_for
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "ragqa-default"
+MODEL_PREFIX = "ragqa-"
+DEFAULT_MODEL = "ragqa-default"  # the shipped collection, "default"
 PREFIX = "/v1"
 HISTORY_TURNS = 4  # as the chat window: the last four turns feed the rewriting
 GENERIC_ERROR = "Something went wrong while answering; the server log has the details."
@@ -150,12 +152,21 @@ class Collections(Protocol):
         ...
 
 
-class SingleCollection:
-    """Today's only collection, under one model id."""
+def model_id(collection: str) -> str:
+    """The model id under which a collection is served.
 
-    def __init__(self, pipeline: Pipeline, model_id: str = DEFAULT_MODEL) -> None:
+    >>> model_id("default"), model_id("contracts-2026")
+    ('ragqa-default', 'ragqa-contracts-2026')
+    """
+    return MODEL_PREFIX + collection
+
+
+class SingleCollection:
+    """The collection ``ragqa ui`` serves (``--collection``), as one model."""
+
+    def __init__(self, pipeline: Pipeline, collection: str = "default") -> None:
         self._pipeline = pipeline
-        self._model_id = model_id
+        self._model_id = model_id(collection)
 
     def models(self) -> Sequence[Model]:
         built = self._pipeline.config.index_dir / "CURRENT"

@@ -149,7 +149,10 @@ def test_ragqa_ui_turns_the_login_on_once_ragqa_passwd_wrote_accounts(
     assert cli.main(["ui", "--port", "7999"]) == 0
     config, options = served[1]
     assert config.password_file == str(tmp_path / "passwords") and config.port == 7999
-    assert options["api"].key == KEY
+    assert options["api"].key == KEY and options["collection"] == "default"
+    (tmp_path / "index" / "papers").mkdir(parents=True)
+    assert cli.main(["ui", "--collection", "papers"]) == 0
+    assert served[2][1]["collection"] == "papers"
 
 
 def test_ragqa_passwd_reads_standard_input(

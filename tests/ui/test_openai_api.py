@@ -24,7 +24,7 @@ from qa.answerer import ABSTAIN_TEXT, AnswerConfig
 from qa.generator import Message
 from qa.pipeline import Pipeline, PipelineConfig
 from tests.fakes import HashEmbedder
-from tests.ui.conftest import Server, fake_pipeline, first_passage, running_app
+from tests.ui.conftest import Server, fake_pipeline, first_passage, free_port, running_app
 from ui.config import ApiConfig, UiConfig
 from ui.guard import IndexGuard, guard_for
 from ui.openai_api import DEFAULT_MODEL, ChatRequest, Gate, citation_json
@@ -289,6 +289,26 @@ def test_beyond_loopback_with_a_key_the_api_answers(tmp_path: Path, pipeline: Pi
         make_client(public, key=KEY) as client,
     ):
         assert [m.id for m in client.models.list()] == [DEFAULT_MODEL]
+
+
+def test_the_model_is_the_collection_served(tmp_path: Path, pipeline: Pipeline) -> None:
+    from ui.app import build_app, launch_options, server_options
+
+    config = UiConfig(port=free_port())
+    options = server_options(pipeline, config, ApiConfig(), collection="papers")
+    app = build_app(pipeline, config, tmp_path / "uploads", tmp_path / "feedback.jsonl")
+    app.launch(prevent_thread_lock=True, quiet=True, **launch_options(config), **options)
+    try:
+        with openai.OpenAI(
+            base_url=f"http://127.0.0.1:{config.port}/v1", api_key="unused", max_retries=0
+        ) as client:
+            assert [m.id for m in client.models.list()] == ["ragqa-papers"]
+            answer = client.chat.completions.create(**ask(model="ragqa-papers"))
+            assert "1969" in answer.choices[0].message.content
+            with pytest.raises(openai.NotFoundError, match="ragqa-papers"):
+                client.chat.completions.create(**ask())
+    finally:
+        app.close()
 
 
 def test_api_can_be_turned_off(tmp_path: Path, pipeline: Pipeline) -> None:
