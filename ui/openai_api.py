@@ -317,13 +317,11 @@ def citation_json(citation: Citation) -> dict[str, Any]:
     ``location`` takes the shape ``ragqa ask --json`` gives it
     (``{"kind": "page", "label": "page 2"}``) where the citation carries one.
     """
-    # Not every Citation has a location yet (issue 15 item 2 adds it).
-    location_json = getattr(getattr(citation, "location", None), "to_dict", None)
     return {
         "number": citation.number,
         "document": citation.document,
         "file": PurePath(citation.source_path).name,
-        "location": location_json() if callable(location_json) else None,
+        "location": citation.location.to_dict() if citation.location is not None else None,
         "start": citation.start,
         "end": citation.end,
         "text": citation.text,

@@ -11,18 +11,20 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
-from types import SimpleNamespace
 
 import httpx
 import openai
 import pytest
 
 from corpus.collection import default_collection_dir
+from corpus.documents import Location
 from indexer.embedder import EmbedderConfig
 from qa.answerer import ABSTAIN_TEXT, AnswerConfig
 from qa.generator import Message
 from qa.pipeline import Pipeline, PipelineConfig
+from qa.types import Citation
 from tests.fakes import HashEmbedder
 from tests.ui.conftest import Server, fake_pipeline, first_passage, free_port, running_app
 from ui.config import ApiConfig, UiConfig
@@ -552,14 +554,33 @@ def test_follow_ups_look_as_far_back_as_the_chat_window() -> None:
 
 
 def test_a_citation_shows_its_location_and_file_name_but_no_path() -> None:
-    class Page:
-        def to_dict(self) -> dict[str, str]:
-            return {"kind": "page", "label": "page 2"}
-
-    citation = SimpleNamespace(
-        number=2, document="Annual report", source_path="/srv/ragqa/uploads/report.pdf",
-        start=10, end=12, text="ab", supports_answer=True, location=Page(),
+    citation = Citation(
+        number=2, chunk_id="r:0003", doc_id="r", document="Annual report",
+        source_path="/srv/ragqa/uploads/report.pdf", start=10, end=12, text="ab",
+        location=Location(start=8, kind="page", label="page 2"),
     )  # fmt: skip
     shown = citation_json(citation)
     assert shown["location"] == {"kind": "page", "label": "page 2"}
     assert shown["file"] == "report.pdf" and "/srv" not in json.dumps(shown)
+    assert citation_json(replace(citation, location=None))["location"] is None
+
+
+def test_citations_say_where_in_the_document_they_point(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "handbook.md").write_text(
+        "# Staff handbook\n\n## Holidays\n\nEvery employee gets thirty days of paid leave a year.\n\n"
+        "## Travel\n\nTrain tickets are booked through the office manager.\n",
+        encoding="utf-8",
+    )
+    pipeline = fake_pipeline(tmp_path / "index")
+    pipeline.build_index([folder])
+    (tmp_path / "data").mkdir()
+    with running_app(pipeline, tmp_path / "data") as server, make_client(server) as client:
+        reply = client.chat.completions.create(
+            **ask("How many days of paid leave does an employee get?")
+        )
+    [citation] = reply.model_extra["ragqa"]["citations"]
+    assert "thirty days" in citation["text"] and citation["file"] == "handbook.md"
+    assert citation["location"]["kind"] == "section"
+    assert "Holidays" in citation["location"]["label"]
