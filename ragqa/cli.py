@@ -403,6 +403,10 @@ def run_ui(args: argparse.Namespace) -> int:
         feedback_log=settings.feedback_log,
         api=settings.api,
         collection=settings.collection,
+        # Other collections are offered beside it unless an index was given by folder.
+        collections_dir=settings.collections_dir
+        if settings.index_dir == settings.collections_dir / settings.collection
+        else None,
     )
     return 0
 

@@ -42,7 +42,9 @@ from typing import Any
 import gradio as gr
 
 from corpus.errors import QuestionError, RagqaError
+from indexer.collections import DEFAULT_COLLECTION
 from qa.answerer import Token, clean_question
+from qa.collections import CollectionPipelines
 from qa.conversation import rewrite_query
 from qa.generator import GENERATOR_BACKENDS, LOCAL_BACKENDS
 from qa.pipeline import Pipeline
@@ -113,12 +115,19 @@ def is_loopback(host: str) -> bool:
 
 
 class ChatWindow:
-    """The window's event handlers, around one pipeline shared by all sessions."""
+    """The window's event handlers, around the served collections' pipelines
+    (shared by all sessions); each event names the collection shown."""
 
     def __init__(
-        self, pipeline: Pipeline, config: UiConfig, uploads_dir: Path, feedback_log: Path
+        self,
+        pipeline: Pipeline,
+        config: UiConfig,
+        uploads_dir: Path,
+        feedback_log: Path,
+        collections: CollectionPipelines | None = None,
     ) -> None:
         self.pipeline = pipeline
+        self.collections = collections or CollectionPipelines(pipeline, DEFAULT_COLLECTION, None)
         self.config = config
         self.uploads_dir = uploads_dir
         self.feedback = FeedbackLog(feedback_log)
@@ -127,6 +136,15 @@ class ChatWindow:
             allowed_suffixes=frozenset(config.allowed_suffixes),
             max_files=config.max_uploads_per_request,
         )
+
+    def pipeline_for(self, collection: str | None) -> Pipeline:
+        """The pipeline of the collection shown (the first one if none is named)."""
+        return self.collections.pipeline(collection) if collection else self.pipeline
+
+    def collection_choices(self) -> Any:
+        """The picker's choices, read afresh (a collection built since appears)."""
+        names = self.collections.names()
+        return gr.Dropdown(choices=names, interactive=len(names) > 1)
 
     # --- asking ---------------------------------------------------------
     def _top_k(self, top_k: float | None) -> int:
@@ -171,11 +189,13 @@ class ChatWindow:
         top_k: float | None,
         show_scores: bool,
         backend: str | None,
+        collection: str | None = None,
     ) -> Iterator[tuple[Any, ...]]:
         """Stream one answer. Yields (question box, chat, turns, sources,
         shown turn, passage viewer, whole document)."""
         turns = list(turns or [])
         try:
+            pipeline = self.pipeline_for(collection)
             question = clean_question(
                 question or "", self.pipeline.config.answer.max_question_chars
             )
@@ -197,7 +217,7 @@ class ChatWindow:
         draft = ""
         answer: Answer | None = None
         try:
-            for event in self.pipeline.stream(
+            for event in pipeline.stream(
                 question,
                 top_k=self._top_k(top_k),
                 backend=self._backend(backend),
@@ -266,14 +286,18 @@ class ChatWindow:
         return next((c for c in answer.citations if c.number == number), None)
 
     def show_citation(
-        self, choice: str | None, turns: list[Turn] | None, show_scores: bool
+        self,
+        choice: str | None,
+        turns: list[Turn] | None,
+        show_scores: bool,
+        collection: str | None = None,
     ) -> tuple[str, str]:
         """The passage viewer and the whole document for the clicked citation."""
         citation = self._citation(choice, turns or [])
         if citation is None:
             return render.EMPTY_VIEWER, ""
         try:
-            document = self.pipeline.document(citation.doc_id)
+            document = self.pipeline_for(collection).document(citation.doc_id)
         except Exception:
             logger.exception("Looking up document %s failed", citation.doc_id)
             document = None
@@ -307,12 +331,19 @@ class ChatWindow:
     def add_files(
         self,
         files: Sequence[str] | None,
+        collection: str | None = None,
         progress: gr.Progress = gr.Progress(track_tqdm=True),  # noqa: B008 (Gradio injects it)
     ) -> tuple[str, None]:
-        """Store uploaded files and index them; returns a status message (Markdown)."""
+        """Store uploaded files and index them into the collection shown;
+        returns a status message (Markdown)."""
         esc = render.escape_markdown
         if not files:
             return "No files received.", None
+        try:
+            pipeline = self.pipeline_for(collection)
+        except RagqaError as error:
+            discard_temporary([Path(f) for f in files])
+            return f"**Could not add the files:** {esc(str(error))}", None
         sources = [Path(f) for f in files]
         progress(0.05, desc="Saving the files")
         try:
@@ -326,7 +357,8 @@ class ChatWindow:
         if stored.saved:
             progress(0.15, desc=f"Indexing {len(stored.saved)} file(s)")
             try:
-                outcome = self.pipeline.add_documents(stored.saved, show_progress=True)
+                with guard_for(pipeline).writing():  # apart from API questions
+                    outcome = pipeline.add_documents(stored.saved, show_progress=True)
             except RagqaError as error:
                 remove_stored(stored.saved, self.uploads_dir)
                 lines.append(f"**Could not index the files:** {esc(str(error))}")
@@ -369,12 +401,15 @@ class ChatWindow:
         question: str,
         history: list[list[str]] | None = None,
         top_k: int | None = None,
+        collection: str | None = None,
     ) -> dict[str, Any]:
         """Answer a question from the indexed documents, with citations.
 
         ``history`` is the earlier turns as [question, answer] pairs (oldest
         first); a follow-up such as "When did he join Kingsoft?" is searched
-        for with the name it refers to. Returns the JSON of ``ragqa ask --json``.
+        for with the name it refers to. ``collection`` names the collection
+        to ask (default: the one the server was started on). Returns the
+        JSON of ``ragqa ask --json``.
         """
         pairs: list[tuple[str, str]] = []
         for item in history or []:
@@ -382,11 +417,10 @@ class ChatWindow:
                 raise gr.Error("history must be a list of [question, answer] pairs.")
             pairs.append((str(item[0] or ""), str(item[1] or "")))
         try:
-            question = clean_question(
-                question or "", self.pipeline.config.answer.max_question_chars
-            )
+            pipeline = self.pipeline_for(collection)
+            question = clean_question(question or "", pipeline.config.answer.max_question_chars)
             query = rewrite_query(question, pairs[-HISTORY_TURNS:])
-            answer = self.pipeline.ask(
+            answer = pipeline.ask(
                 question,
                 top_k=self._top_k(top_k),
                 retrieval_query=query if query != question else None,
@@ -400,10 +434,17 @@ class ChatWindow:
 
 
 def build_app(
-    pipeline: Pipeline, config: UiConfig, uploads_dir: Path, feedback_log: Path
+    pipeline: Pipeline,
+    config: UiConfig,
+    uploads_dir: Path,
+    feedback_log: Path,
+    collections: CollectionPipelines | None = None,
 ) -> gr.Blocks:
-    """The chat window as a Gradio app, with its queue configured (not launched)."""
-    window = ChatWindow(pipeline, config, uploads_dir, feedback_log)
+    """The chat window as a Gradio app, with its queue configured (not launched).
+    ``collections`` offers a picker (default: ``pipeline``'s collection alone)."""
+    collections = collections or CollectionPipelines(pipeline, DEFAULT_COLLECTION, None)
+    window = ChatWindow(pipeline, config, uploads_dir, feedback_log, collections)
+    names = collections.names()
     default_backend = pipeline.config.generator.backend
     with gr.Blocks(title="ragqa", analytics_enabled=False, delete_cache=(1800, 3600)) as app:
         turns = gr.State([])
@@ -426,6 +467,15 @@ def build_app(
                     feedback_options=("Like", "Dislike"),
                     buttons=["copy", "copy_all"],
                     placeholder="Ask a question about the documents.",
+                )
+                collection = gr.Dropdown(
+                    choices=names,
+                    value=collections.first_name,
+                    label="Collection",
+                    info="Switching starts a new conversation; uploads go to the collection shown.",
+                    elem_id="collection",
+                    interactive=len(names) > 1,
+                    filterable=False,
                 )
                 with gr.Row():
                     question = gr.Textbox(
@@ -485,7 +535,7 @@ def build_app(
                     )
                     upload_status = gr.Markdown("", elem_id="upload-status")
 
-        ask_inputs = [question, turns, top_k, show_scores, backend]
+        ask_inputs = [question, turns, top_k, show_scores, backend, collection]
         ask_outputs = [question, chat, turns, sources, shown_turn, passage, whole_document]
         gr.on(
             [question.submit, send.click],
@@ -499,7 +549,7 @@ def build_app(
         )
         sources.input(
             window.show_citation,
-            [sources, turns, show_scores],
+            [sources, turns, show_scores, collection],
             [passage, whole_document],
             api_visibility="private",
             show_progress="hidden",
@@ -520,15 +570,16 @@ def build_app(
         )
         chat.like(window.record_feedback, [turns], None, api_visibility="private")
         files.upload(
-            guard_for(pipeline).exclusive(window.add_files),  # apart from API questions
-            [files],
+            window.add_files,
+            [files, collection],
             [upload_status, files],
             concurrency_id="pipeline",
             api_visibility="private",
         )
         reset_outputs = [chat, turns, sources, shown_turn, passage, whole_document]
-        for trigger in (clear.click, chat.clear):
+        for trigger in (clear.click, chat.clear, collection.change):
             trigger(window.reset, None, reset_outputs, api_visibility="private")
+        app.load(window.collection_choices, None, [collection], api_visibility="private")
         gr.api(window.ask, api_name=API_NAME, concurrency_id="pipeline")
     app.queue(default_concurrency_limit=config.concurrency_limit, max_size=config.max_queue_size)
     return app
@@ -554,7 +605,11 @@ def preload(pipeline: Pipeline) -> None:
 
 
 def server_options(
-    pipeline: Pipeline, config: UiConfig, api: ApiConfig, collection: str = "default"
+    pipeline: Pipeline,
+    config: UiConfig,
+    api: ApiConfig,
+    collection: str = DEFAULT_COLLECTION,
+    collections: CollectionPipelines | None = None,
 ) -> dict[str, Any]:
     """The ``Blocks.launch`` keyword arguments that add the OpenAI-compatible
     API's routes and the login, if accounts are set up.
@@ -567,12 +622,13 @@ def server_options(
     Reads the password file now, so that a bad one stops the start with a message.
     """
     from ui.auth import accounts_from
-    from ui.openai_api import OpenAIApi, SingleCollection
+    from ui.openai_api import OpenAIApi, ServedCollections
 
+    collections = collections or CollectionPipelines(pipeline, collection, None)
     options: dict[str, Any] = {}
     if api.enabled:
         routes = OpenAIApi(
-            SingleCollection(pipeline, collection),
+            ServedCollections(collections),
             api,
             public=not is_loopback(config.host),
             concurrency_limit=config.concurrency_limit,
@@ -593,15 +649,18 @@ def serve(
     uploads_dir: Path,
     feedback_log: Path,
     api: ApiConfig | None = None,
-    collection: str = "default",
+    collection: str = DEFAULT_COLLECTION,
+    collections_dir: Path | None = None,
 ) -> None:
-    """Run the chat window until interrupted (what ``ragqa ui`` does);
-    ``collection`` names the model the API serves it as."""
+    """Run the chat window until interrupted (what ``ragqa ui`` does).
+    ``pipeline`` is collection ``collection``'s; the other collections in
+    ``collections_dir`` are offered beside it, in the picker and as API models."""
     # Gradio keeps its own temporary copy of each upload: keep those under the
     # data directory too (and they are deleted once stored).
     os.environ.setdefault("GRADIO_TEMP_DIR", str(uploads_dir.parent / "cache" / "gradio"))
     api = api or ApiConfig()
-    options = server_options(pipeline, config, api, collection)
+    collections = CollectionPipelines(pipeline, collection, collections_dir)
+    options = server_options(pipeline, config, api, collection, collections)
     if not is_loopback(config.host):
         print(
             f"warning: serving on {config.host}: the chat window and its documents are "
@@ -615,5 +674,5 @@ def serve(
                 "every request (set RAGQA_API__KEY to use it).",
                 file=sys.stderr,
             )
-    app = build_app(pipeline, config, uploads_dir, feedback_log)
+    app = build_app(pipeline, config, uploads_dir, feedback_log, collections)
     app.launch(**launch_options(config), **options)

@@ -75,6 +75,7 @@ from starlette.routing import BaseRoute
 
 from corpus.errors import GeneratorError, QuestionError, RagqaError, SavedIndexError
 from qa.answerer import MAX_QUESTION_CHARS, Token, clean_question
+from qa.collections import CollectionPipelines
 from qa.conversation import rewrite_query
 from qa.pipeline import Pipeline
 from qa.types import Answer, Citation
@@ -161,20 +162,25 @@ def model_id(collection: str) -> str:
     return MODEL_PREFIX + collection
 
 
-class SingleCollection:
-    """The collection ``ragqa ui`` serves (``--collection``), as one model."""
+class ServedCollections:
+    """Every collection the server offers, each as the model ``ragqa-NAME``."""
 
-    def __init__(self, pipeline: Pipeline, collection: str = "default") -> None:
-        self._pipeline = pipeline
-        self._model_id = model_id(collection)
+    def __init__(self, collections: CollectionPipelines) -> None:
+        self._collections = collections
 
     def models(self) -> Sequence[Model]:
-        built = self._pipeline.config.index_dir / "CURRENT"
-        created = int(built.stat().st_mtime) if built.is_file() else 0
-        return [Model(self._model_id, created)]
+        found = []
+        for name in self._collections.names():
+            built = self._collections.pipeline(name).config.index_dir / "CURRENT"
+            created = int(built.stat().st_mtime) if built.is_file() else 0
+            found.append(Model(model_id(name), created))
+        return found
 
     def pipeline(self, model_id: str) -> Pipeline | None:
-        return self._pipeline if model_id == self._model_id else None
+        name = model_id.removeprefix(MODEL_PREFIX)
+        if name == model_id or name not in self._collections.names():
+            return None
+        return self._collections.pipeline(name)
 
 
 # --- requests ----------------------------------------------------------------------

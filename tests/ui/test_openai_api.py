@@ -476,12 +476,15 @@ def test_the_window_adds_documents_only_between_api_questions(pipeline, data_dir
 
     app = build_app(pipeline, UiConfig(), data_dir / "uploads", data_dir / "feedback.jsonl")
     [upload] = [f.fn for f in app.fns.values() if getattr(f.fn, "__name__", "") == "add_files"]
+    upload_file = data_dir / "harbour.txt"
+    upload_file.write_text("The harbour froze every winter until 1998.\n", encoding="utf-8")
     with ThreadPoolExecutor(1) as pool:
         with guard_for(pipeline).reading():  # an API question in flight
-            pending = pool.submit(upload, None)
+            pending = pool.submit(upload, [str(upload_file)], None)
             time.sleep(0.3)
             assert not pending.done(), "the upload did not wait for the question"
-        assert pending.result(timeout=10) == ("No files received.", None)
+        status, _ = pending.result(timeout=10)
+    assert "**Added:** harbour.txt" in status.replace("\\", "")
 
 
 def test_index_guard_lets_a_waiting_change_go_before_new_questions() -> None:

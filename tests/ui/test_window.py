@@ -220,7 +220,7 @@ def test_upload_indexes_good_files_and_names_the_refused(pipeline, data_dir, tmp
     steps: list[tuple[float, str]] = []
     status, cleared = window.add_files(
         [str(p) for p in (notes, bad_type, too_big, broken)],
-        lambda fraction, desc="": steps.append((fraction, desc)),
+        progress=lambda fraction, desc="": steps.append((fraction, desc)),
     )
     assert [fraction for fraction, _ in steps] == sorted(fraction for fraction, _ in steps)
     assert steps[-1] == (1.0, "Done") and any("Indexing" in desc for _, desc in steps)
