@@ -15,7 +15,13 @@
    when long, and cite its exact span. Every word shown is the documents'
    own, so every name, number and date in the answer occurs in the cited
    passage by construction.
-5. **Abstain** when the fitted abstention model (``qa/abstention_model.json``,
+5. **Refuse orders, report disagreement**: a sentence that speaks to the
+   assistant or says how to answer is never evidence, and no sentence of its
+   document is quoted as the answer on its own; when another document
+   answers the same question with a different year, number or name, the
+   answer says the documents disagree and quotes both
+   (:func:`qa.evidence.find_conflict`).
+6. **Abstain** when the fitted abstention model (``qa/abstention_model.json``,
    made by ``ragqa calibrate``) judges from retrieval, coverage, answer-type
    and draft signals that the passages do not answer, listing the closest
    passages instead.
@@ -41,9 +47,13 @@ from qa.evidence import (
     EvidenceWeights,
     ScoredSentence,
     SentenceVectors,
+    answer_values,
+    find_conflict,
+    gives_orders,
     rank,
     score_sentences,
     term_coverage,
+    untrusted_documents,
     with_draft,
 )
 from qa.generator import Generator, Message
@@ -53,6 +63,7 @@ from qa.types import Answer, Citation, Hit, StageTimings
 
 MAX_QUESTION_CHARS = 1000
 ABSTAIN_TEXT = "The documents don't say."
+CONFLICT_TEXT = "The documents disagree."
 
 SYSTEM_PROMPT = (
     "You answer questions using only the numbered passages you are given. "
@@ -303,6 +314,10 @@ class Answerer:
         if not evidence:
             yield self._abstain(question, query, hits, "no passage sentences", timings, started)
             return
+        if not any(e.trusted for e in evidence):
+            reason = "the only passages found come from documents that give the assistant orders"
+            yield self._abstain(question, query, hits, reason, timings, started)
+            return
         draft = ""
         if self.config.draft and self.generator is not None:
             draft = yield from self._draft(question, evidence, timings, started)
@@ -316,10 +331,12 @@ class Answerer:
         timings: dict[str, float],
         started: float,
     ) -> collections.abc.Generator[Token, None, str]:
-        """Stream the generator's one-sentence draft; returns it."""
+        """Stream the generator's one-sentence draft; returns it. The model
+        sees only sentences of trusted documents."""
         assert self.generator is not None
         asked = time.perf_counter()
-        prompt_evidence = rank(evidence, self.weights)[: self.config.evidence_sentences]
+        trusted = [e for e in rank(evidence, self.weights) if e.trusted]
+        prompt_evidence = trusted[: self.config.evidence_sentences]
         messages = build_prompt(question, [e.sentence.text for e in prompt_evidence])
         draft_parts: list[str] = []
         first_token_at = 0.0
@@ -347,6 +364,8 @@ class Answerer:
         sentences = passage_sentences([h.chunk.text for h in top_hits])
         # Headings and fragments make poor evidence and worse quotes.
         sentences = [s for s in sentences if _is_statement(s.text)] or sentences
+        # Orders to the assistant state nothing, so they are never evidence.
+        sentences = [s for s in sentences if not gives_orders(s.text)]
         if not sentences:
             return []
         question_vector = self.embedder.embed([query])[0]
@@ -358,6 +377,7 @@ class Answerer:
             top_hits,
             sentence_vectors @ question_vector,
             terms,
+            untrusted_documents(top_hits),
         )
 
     def _answer(
@@ -376,7 +396,8 @@ class Answerer:
         grounding_started = time.perf_counter()
         top_hits = hits[: self.config.evidence_hits]
         passages = [h.chunk.embedding_text for h in top_hits]
-        best = rank(with_draft(evidence, draft, question), self.weights)[0]
+        ranked = rank(with_draft(evidence, draft, question), self.weights)
+        best = next(s for s in ranked if s.trusted)  # stream() abstains when none is
         passage_terms: set[str] = set().union(*(stems(p) for p in passages))
         features = AbstentionFeatures(
             retrieval=max((h.dense_score or 0.0) for h in hits),
@@ -395,28 +416,50 @@ class Answerer:
                 question, query, hits, _abstain_reason(features), timings, started, draft, features
             )
 
-        quote = shorten_quote(
-            strip_citation_markers(best.sentence.text),
-            question,
-            self.config.max_answer_words,
-            draft,
-        )
-        citation = _span_citation(
-            1, best.hit, best.sentence.start, best.sentence.end, best.similarity, True
-        )
+        kind = expected_answer_type(question)
+        other = find_conflict(question, kind, best, ranked, self.weights, terms)
+        sides = [best] if other is None else [best, other]
+        quotes = [
+            shorten_quote(
+                strip_citation_markers(s.sentence.text),
+                question,
+                self.config.max_answer_words,
+                draft,
+            ).rstrip()
+            for s in sides
+        ]
+        citations = [
+            _span_citation(n, s.hit, s.sentence.start, s.sentence.end, s.similarity, True)
+            for n, s in enumerate(sides, start=1)
+        ]
+        if other is None:
+            text = f"{quotes[0]} [1]"
+            reason = "quoted the passage sentence that best answers the question"
+        else:
+            text = f"{CONFLICT_TEXT} One says: {quotes[0]} [1] Another says: {quotes[1]} [2]"
+            said = [
+                ", ".join(sorted(answer_values(s.sentence.text, question, kind))) for s in sides
+            ]
+            reason = (
+                f"the documents disagree about the {kind.value if kind else 'answer'} asked for: "
+                f"{said[0]} in [1], {said[1]} in [2]"
+            )
+            if not other.trusted:
+                reason += "; the document of [2] also gives the assistant orders"
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         return Answer(
             question=question,
-            text=f"{quote.rstrip()} [1]",
+            text=text,
             abstained=False,
-            citations=[citation],
+            citations=citations,
             hits=list(hits),
             timings=StageTimings(**timings),
             draft=draft,
-            reason="quoted the passage sentence that best answers the question",
+            reason=reason,
             confidence=probability,
             retrieval_query=query,
             features=features,
+            conflict=other is not None,
         )
 
     def _abstain(

@@ -79,6 +79,16 @@ class Answer:
     confidence: float = 0.0
     retrieval_query: str = ""
     features: Any = None  # qa.abstention.AbstentionFeatures, when grounding ran
+    # The documents disagree about what was asked: the answer quotes each side,
+    # citation 1 the best-supported one, citation 2 the other.
+    conflict: bool = False
+
+    def __post_init__(self) -> None:
+        if self.conflict and (self.abstained or len(self.citations) < 2):
+            raise ValueError(
+                "A conflict answer quotes both sides: it needs two citations and no abstention. "
+                f"Currently abstained={self.abstained}, citations={len(self.citations)}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape printed by ``ragqa ask --json``."""
@@ -86,6 +96,7 @@ class Answer:
             "question": self.question,
             "answer": self.text,
             "abstained": self.abstained,
+            "conflict": self.conflict,
             "reason": self.reason,
             "confidence": round(self.confidence, 4),
             "citations": [

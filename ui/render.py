@@ -27,6 +27,11 @@ CONTEXT_CHARS = 400
 WHOLE_DOCUMENT_CHARS = 200_000
 SNIPPET_CHARS = 160
 ABSTAIN_HEADING = "The documents don't say."
+CONFLICT_HEADING = "The documents disagree."
+CONFLICT_NOTE = (
+    "They say different things about what you asked, so both are quoted below instead "
+    "of one being picked. Check the sources before relying on either."
+)
 CURSOR = "▍"
 
 # Every character that can start Markdown, HTML, an entity or a formula.
@@ -101,10 +106,17 @@ def answer_markdown(
     """The finished answer as a chat message: text, then its numbered sources.
 
     An abstention is shown as such, under its own heading, with the closest
-    passages labelled as not being an answer.
+    passages labelled as not being an answer; so is a disagreement between
+    documents, with each side's quote and source.
     """
     parts: list[str] = []
-    if answer.abstained:
+    if answer.conflict:
+        parts.append(f"**{escape_markdown(CONFLICT_HEADING)}**")
+        parts.append(escape_markdown(CONFLICT_NOTE))
+        parts.append(escape_markdown(answer.text.removeprefix(CONFLICT_HEADING).strip()))
+        if show_scores and answer.reason:
+            parts.append(f"*{escape_markdown('Why: ' + answer.reason)}*")
+    elif answer.abstained:
         parts.append(f"**{escape_markdown(ABSTAIN_HEADING)}**")
         parts.append(
             escape_markdown(

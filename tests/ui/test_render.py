@@ -238,3 +238,31 @@ def test_viewer_shows_the_location_beside_the_offsets() -> None:
     viewer = render.passage_html(document, citation(text, 0, location=PAGE_3))
     assert '<span class="ragqa-where">page 3</span> · characters 0–25' in viewer
     assert "ragqa-where" not in render.passage_html(document, citation(text, 0))
+
+
+def test_a_conflict_is_shown_under_its_own_heading_with_both_sources() -> None:
+    sides = [
+        citation("born in 1969", 0, 1, document="Lei Jun: a short biography"),
+        citation("born in 1975 <b>x</b>", 40, 2, document="Official correction"),
+    ]
+    answer = Answer(
+        "When was he born?",
+        "The documents disagree. One says: born in 1969 [1] Another says: born in 1975 <b>x</b> [2]",
+        False,
+        sides,
+        [],
+        conflict=True,
+    )
+    markdown = render.answer_markdown(answer)
+    assert markdown.startswith(f"**{render.escape_markdown(render.CONFLICT_HEADING)}**")
+    shown = markdown_unescape(markdown)
+    assert render.CONFLICT_NOTE in shown
+    assert shown.count(render.CONFLICT_HEADING) == 1  # the heading, not repeated by the text
+    assert "born in 1969 [1]" in shown and "born in 1975 <b>x</b> [2]" in shown
+    assert "Lei Jun: a short biography" in shown and "Official correction" in shown
+    assert "<b>" not in markdown  # still escaped
+
+
+def test_a_conflict_needs_two_citations_and_no_abstention() -> None:
+    with pytest.raises(ValueError, match="two citations"):
+        Answer("Q?", "The documents disagree.", False, [citation("x", 0)], [], conflict=True)
