@@ -25,7 +25,12 @@ maximum size, and no raw HTML from documents or the model anywhere
 (:mod:`ui.render` escapes it all). The same chat is callable as the ``/ask``
 API endpoint through ``gradio_client``, and the same server carries the
 OpenAI-compatible API (:mod:`ui.openai_api`) and, when accounts are set up,
-a login (:mod:`ui.auth`): see :func:`server_options`.
+a login (:mod:`ui.auth`): see :func:`server_options`. What ``/ask`` returns
+names documents by title and file name, never by their path on the server
+(:func:`client_payload`). Files posted to Gradio's upload route live in its
+cache only until the upload event stores them; any left there (posted but
+never passed to an upload event) are deleted within minutes
+(:data:`UPLOAD_CACHE_SWEEP`).
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import gradio as gr
@@ -68,6 +73,15 @@ DEFAULT_EXAMPLES = (
     "What's the name of Lei Jun's wife?",
 )
 GENERIC_ERROR = "Something went wrong while answering; the server log has the details."
+# Gradio's ``delete_cache`` as (every N seconds, delete files older than M
+# seconds). It covers the files posted to its upload route (gradio 6.31 keeps
+# them in ``Blocks.upload_file_set``, aged by ctime) and those it made for
+# events. Ours are needed only between the upload and its event storing them,
+# which deletes them at once; one left longer was posted without an event and
+# could be fetched from ``/file=`` by anyone who has its path, so it goes
+# after five minutes. (An upload whose event waits in the queue longer than
+# that has to be uploaded again.)
+UPLOAD_CACHE_SWEEP = (60, 300)
 
 CSS = """
 .ragqa-context { line-height: 1.55; max-height: 28rem; overflow-y: auto; }
@@ -430,7 +444,25 @@ class ChatWindow:
         except Exception as error:
             logger.exception("API question %r failed", question)
             raise gr.Error(GENERIC_ERROR) from error
-        return answer.to_dict()
+        return client_payload(answer)
+
+
+def client_payload(answer: Answer) -> dict[str, Any]:
+    """What ``/ask`` returns: ``ragqa ask --json``'s object, except that each
+    citation names its file by base name (``file``) instead of its absolute
+    path on the server (``source_path``), which no API client needs and which
+    tells them where the server keeps its data.
+
+    >>> from qa.types import Citation
+    >>> c = Citation(1, "bio:0000", "bio", "Bio", "/srv/data/uploads/bio.txt", 0, 2, "Le")
+    >>> client_payload(Answer("Q?", "Le [1]", False, [c], []))["citations"][0]["file"]
+    'bio.txt'
+    """
+    payload = answer.to_dict()
+    for shown, citation in zip(payload["citations"], answer.citations, strict=True):
+        del shown["source_path"]
+        shown["file"] = PurePath(citation.source_path).name
+    return payload
 
 
 def build_app(
@@ -439,14 +471,19 @@ def build_app(
     uploads_dir: Path,
     feedback_log: Path,
     collections: CollectionPipelines | None = None,
+    *,
+    upload_cache_sweep: tuple[int, int] = UPLOAD_CACHE_SWEEP,
 ) -> gr.Blocks:
     """The chat window as a Gradio app, with its queue configured (not launched).
-    ``collections`` offers a picker (default: ``pipeline``'s collection alone)."""
+
+    ``collections`` offers a picker (default: ``pipeline``'s collection
+    alone); ``upload_cache_sweep`` is Gradio's ``delete_cache`` (see
+    :data:`UPLOAD_CACHE_SWEEP`)."""
     collections = collections or CollectionPipelines(pipeline, DEFAULT_COLLECTION, None)
     window = ChatWindow(pipeline, config, uploads_dir, feedback_log, collections)
     names = collections.names()
     default_backend = pipeline.config.generator.backend
-    with gr.Blocks(title="ragqa", analytics_enabled=False, delete_cache=(1800, 3600)) as app:
+    with gr.Blocks(title="ragqa", analytics_enabled=False, delete_cache=upload_cache_sweep) as app:
         turns = gr.State([])
         shown_turn = gr.State(None)
         gr.Markdown(

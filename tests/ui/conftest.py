@@ -72,12 +72,14 @@ def running_app(
     api: ApiConfig | None = None,
     *,
     as_if_host: str | None = None,
+    **build_options,
 ):
     """Serve the chat window for ``pipeline`` (with the OpenAI-compatible API
     and the login its settings ask for) until the block ends.
 
     The server always binds to loopback; ``as_if_host`` makes the API and the
-    login behave as they would when bound to that address.
+    login behave as they would when bound to that address. ``build_options``
+    go to ``build_app``.
     """
     from ui.app import build_app, launch_options, server_options
 
@@ -86,7 +88,7 @@ def running_app(
     options = server_options(
         pipeline, replace(config, host=as_if_host or config.host), api or ApiConfig()
     )
-    app = build_app(pipeline, config, uploads_dir, feedback_log)
+    app = build_app(pipeline, config, uploads_dir, feedback_log, **build_options)
     app.launch(prevent_thread_lock=True, quiet=True, **launch_options(config), **options)
     try:
         yield Server(f"http://127.0.0.1:{config.port}/", pipeline, uploads_dir, feedback_log)

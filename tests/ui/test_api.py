@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
@@ -42,3 +44,30 @@ def test_follow_up_with_history(client) -> None:
 def test_bad_question_is_a_plain_error(client) -> None:
     with pytest.raises(AppError, match="question is empty"):
         client.predict("", None, 5, api_name="/ask")
+
+
+def _strings(value) -> list[str]:
+    """Every string anywhere in a JSON value."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def test_ask_names_documents_never_server_paths(client, real_ui_server) -> None:
+    """Issue 16, case 9: ``/ask`` used to return each citation's absolute
+    ``source_path`` (where the server keeps the collection and uploads)."""
+    result = client.predict("When was Lei Jun born?", None, 5, api_name="/ask")
+    assert result["citations"]
+    for citation in result["citations"]:
+        assert "source_path" not in citation
+        assert citation["document"] and citation["file"] == Path(citation["file"]).name
+        assert citation["file"].endswith(".txt")
+    server_paths = {
+        str(Path(d.source_path).parent) for d in real_ui_server.pipeline.index.store.documents()
+    } | {str(real_ui_server.uploads_dir.parent), str(Path.cwd()), str(Path.home())}
+    for text in _strings(result):
+        assert not any(path in text for path in server_paths), text

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import os
+import time
 import urllib.request
 from pathlib import Path
 
 import gradio as gr
+import httpx
 import pytest
 from gradio_client import Client
 from gradio_client.exceptions import AppError
 
 from tests.ui.conftest import running_app
 from ui import app as ui_app
-from ui.app import API_NAME, build_app, is_loopback, launch_options
+from ui.app import API_NAME, UPLOAD_CACHE_SWEEP, build_app, is_loopback, launch_options
 from ui.config import UiConfig
 
 
@@ -123,3 +125,42 @@ def test_api_over_http_with_gradio_client(pipeline, data_dir) -> None:
         with pytest.raises(AppError, match="question is empty"):
             client.predict("   ", None, 3, api_name=f"/{API_NAME}")
         client.close()
+
+
+def test_the_upload_cache_is_swept_within_minutes(pipeline, data_dir) -> None:
+    """Issue 16, case 9: files posted to Gradio's upload route but never
+    passed to the upload event used to stay fetchable for up to 90 minutes
+    (``delete_cache=(1800, 3600)``)."""
+    app = build_app(pipeline, UiConfig(), data_dir / "uploads", data_dir / "feedback.jsonl")
+    assert app.delete_cache == UPLOAD_CACHE_SWEEP
+    every, older_than = UPLOAD_CACHE_SWEEP
+    assert every <= 120 and older_than <= 600, "a stray upload must be gone within minutes"
+
+
+def test_a_stray_upload_is_deleted_and_no_longer_served(
+    pipeline, data_dir, tmp_path, monkeypatch
+) -> None:
+    """Through the real server: a file posted to ``/gradio_api/upload`` with
+    no upload event is served from the cache at first, then deleted from the
+    disk by the sweep and no longer served (a short sweep stands in for the
+    shipped five minutes)."""
+    cache = tmp_path / "gradio-cache"
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(cache))  # read when the server starts
+    with running_app(pipeline, data_dir, upload_cache_sweep=(1, 2)) as server:
+        posted = httpx.post(
+            f"{server.url}gradio_api/upload",
+            files={"files": ("stray.txt", b"not for the index\n", "text/plain")},
+            timeout=30,
+        )
+        assert posted.status_code == 200, posted.text
+        [stored] = posted.json()
+        path = Path(stored)
+        assert path.is_file() and path.resolve().is_relative_to(cache.resolve())
+        url = f"{server.url}gradio_api/file={stored}"
+        first = httpx.get(url, timeout=30)
+        assert first.status_code == 200 and first.content == b"not for the index\n"
+        deadline = time.monotonic() + 20
+        while path.exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not path.exists(), "the stray upload was not swept"
+        assert httpx.get(url, timeout=30).status_code in (403, 404)
