@@ -260,7 +260,7 @@ def test_disagreeing_documents_are_quoted_side_by_side(tmp_path: Path, question:
         Retriever(index, embedder),
         generator,
         embedder,
-        AnswerConfig(abstention_model=_model(tmp_path)),
+        AnswerConfig(abstention_model=_model(tmp_path), draft=True),
     )
     answer = answerer.run(question)
     assert answer.conflict and not answer.abstained, answer
@@ -302,7 +302,7 @@ def test_only_orders_found_is_an_abstention(tmp_path: Path) -> None:
         Retriever(index, embedder),
         generator,
         embedder,
-        AnswerConfig(abstention_model=_model(tmp_path)),
+        AnswerConfig(abstention_model=_model(tmp_path), draft=True),
     )
     answer = answerer.run("Where was Lei Jun born?")
     assert answer.abstained and "orders" in answer.reason
