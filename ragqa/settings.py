@@ -174,7 +174,10 @@ def _convert(value: Any, like: Any, where: str) -> Any:
     if isinstance(like, Path):
         if not isinstance(value, str | Path) or not str(value).strip():
             raise invalid("path")
-        return Path(str(value)).expanduser()
+        try:
+            return Path(str(value)).expanduser()
+        except RuntimeError:  # "~someone" for a user this machine does not know
+            raise invalid("path whose ~ names a known user") from None
     if isinstance(like, str):
         if not isinstance(value, str):
             raise invalid('text (put it in quotes: "...")')
