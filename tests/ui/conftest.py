@@ -86,7 +86,10 @@ def running_app(
     config = replace(config or UiConfig(), host="127.0.0.1", port=free_port())
     uploads_dir, feedback_log = data_dir / "uploads", data_dir / "feedback.jsonl"
     options = server_options(
-        pipeline, replace(config, host=as_if_host or config.host), api or ApiConfig()
+        pipeline,
+        replace(config, host=as_if_host or config.host),
+        api or ApiConfig(),
+        collections=build_options.get("collections"),
     )
     app = build_app(pipeline, config, uploads_dir, feedback_log, **build_options)
     app.launch(prevent_thread_lock=True, quiet=True, **launch_options(config), **options)
