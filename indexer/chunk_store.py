@@ -150,6 +150,29 @@ class ChunkStore:
         }
         return [found[row] for row in rows if row in found]
 
+    def chunk_ids_by_rows(self, rows: Sequence[int]) -> list[str]:
+        """The chunk ids of FAISS row ids, in the order given (unknown rows skipped)."""
+        found = self._lookup("SELECT row, chunk_id FROM chunks WHERE row IN ({})", list(map(int, rows)))
+        return [found[row] for row in map(int, rows) if row in found]
+
+    def rows_by_ids(self, chunk_ids: Sequence[str]) -> dict[str, int]:
+        """The FAISS row of each known chunk id."""
+        return self._lookup("SELECT chunk_id, row FROM chunks WHERE chunk_id IN ({})", chunk_ids)
+
+    def _lookup(self, query: str, keys: Sequence) -> dict:
+        found: dict = {}
+        # SQLite caps the number of bound parameters; 900 stays under every build's limit.
+        for start in range(0, len(keys), 900):
+            batch = list(keys[start : start + 900])
+            marks = ",".join("?" * len(batch))
+            found.update(self._db.execute(query.format(marks), batch).fetchall())
+        return found
+
+    def chunks_by_ids(self, chunk_ids: Sequence[str]) -> list[Chunk]:
+        """Chunks by id, in the order given (unknown ids skipped)."""
+        rows = self.rows_by_ids(chunk_ids)
+        return self.chunks_by_rows([rows[i] for i in chunk_ids if i in rows])
+
     def chunk(self, chunk_id: str) -> Chunk | None:
         row = self._db.execute(self._CHUNK_QUERY + "WHERE c.chunk_id = ?", (chunk_id,)).fetchone()
         return self._to_chunk(row) if row else None

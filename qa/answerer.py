@@ -41,6 +41,7 @@ from corpus.cleaning import INVISIBLE_CHARACTERS
 from corpus.errors import QuestionError
 from indexer.embedder import Embedder
 from indexer.keyword_index import stems
+from indexer.store import TermWeights
 from qa.abstention import AbstentionFeatures, AbstentionModel
 from qa.answer_type import expected_answer_type, has_answer_type
 from qa.evidence import (
@@ -263,8 +264,13 @@ class Answerer:
         embedder: Embedder,
         config: AnswerConfig | None = None,
         sentence_vectors: SentenceVectors | None = None,
+        *,
+        term_statistics: TermWeights,
     ) -> None:
+        """``term_statistics`` weighs the question's terms by how rare they are
+        in the collection (the store's :meth:`~indexer.store.VectorStore.term_statistics`)."""
         self.retriever = retriever
+        self.term_statistics = term_statistics
         self.generator = generator
         self.embedder = embedder
         self.config = config or AnswerConfig()
@@ -355,7 +361,7 @@ class Answerer:
     def _question_terms(self, query: str) -> dict[str, float]:
         """The query's content terms, stemmed, with their IDF in the collection;
         words that carry no meaning ("what", "did") are left out, however rare."""
-        return self.retriever.index.keywords.term_weights(" ".join(sorted(content_words(query))))
+        return self.term_statistics.term_weights(" ".join(sorted(content_words(query))))
 
     def _score_evidence(
         self, question: str, query: str, hits: Sequence[Hit], terms: dict[str, float]

@@ -41,8 +41,7 @@ from corpus.documents import Document
 from corpus.errors import EvaluationError, RagqaError
 from indexer.builder import BuildReport, IndexBuilder
 from indexer.embedder import EmbedderConfig
-from indexer.layout import live_generation
-from indexer.saved_index import read_manifest
+from indexer.store import LiveContent, VectorStore
 from indexer.vector_index import VectorIndexConfig
 from qa.types import Hit
 
@@ -369,34 +368,40 @@ def index_cache_dir(
     return data_dir / "beir" / f"{slug}-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
 
 
+def live_content(store: VectorStore) -> LiveContent | None:
+    """What ``store`` holds, or None where it holds no usable index (none
+    yet, another embedding model, damaged)."""
+    try:
+        return store.content() if store.exists() else None
+    except RagqaError:
+        return None
+
+
 def index_matches(
-    index_dir: Path, documents: Sequence[Document], embedding_model: str, chunking: ChunkingConfig
+    store: VectorStore, documents: Sequence[Document], chunking: ChunkingConfig
 ) -> bool:
-    """Whether the live index at ``index_dir`` holds exactly ``documents``,
-    made with this embedding model and chunking."""
-    try:
-        manifest = read_manifest(live_generation(index_dir))
-        manifest.check_compatible(embedding_model=embedding_model, where=index_dir)
-    except RagqaError:
+    """Whether ``store`` holds exactly ``documents``, made with the configured
+    embedding model (the store refuses any other) and this chunking."""
+    content = live_content(store)
+    if content is None or dict(content.chunking) != asdict(chunking):
         return False
-    if manifest.chunking != asdict(chunking):
-        return False
-    saved = {(e.doc_id, e.title, e.content_hash) for e in manifest.documents}
+    saved = {(e.doc_id, e.title, e.content_hash) for e in content.documents.values()}
     wanted = {(d.doc_id, d.title, d.content_hash) for d in documents}
-    return saved == wanted and len(manifest.documents) == len(documents)
+    return saved == wanted and len(content.documents) == len(documents)
 
 
-def _refuse_foreign_index(index_dir: Path, dataset: BeirDataset) -> None:
+def _refuse_foreign_index(store: VectorStore, dataset: BeirDataset) -> None:
     """Never rebuild over an index of other documents (say, the user's own)."""
-    try:
-        manifest = read_manifest(live_generation(index_dir))
-    except RagqaError:
+    content = live_content(store)
+    if content is None:
         return
     prefixes = {d.source_path.rpartition("#")[0] for d in dataset.documents}
-    foreign = [e for e in manifest.documents if e.source_path.rpartition("#")[0] not in prefixes]
+    foreign = [
+        e for e in content.documents.values() if e.source_path.rpartition("#")[0] not in prefixes
+    ]
     if foreign:
         raise EvaluationError(
-            f"{index_dir} holds an index of other documents (such as {foreign[0].source_path}); "
+            f"{store.location} holds an index of other documents (such as {foreign[0].source_path}); "
             "it was left alone. Give --index-dir a new folder, or leave it out to use the cache."
         )
 
@@ -407,25 +412,24 @@ def ensure_index(
     """Index the dataset's corpus at the pipeline's index folder unless an
     index of exactly these documents is there already (returns None then)."""
     config = pipeline.config
-    if not rebuild and index_matches(
-        config.index_dir, dataset.documents, config.embedder.model, config.chunking
-    ):
+    store = pipeline.store
+    if not rebuild and index_matches(store, dataset.documents, config.chunking):
         try:
-            pipeline.index  # noqa: B018 - opening verifies every file's checksum
+            store.count()  # opening verifies every file's checksum
         except RagqaError as error:
             logger.warning("The cached index is unusable (%s); rebuilding it.", error)
             pipeline.reload_index()
         else:
             logger.info("Reusing the cached index at %s", config.index_dir)
             return None
-    _refuse_foreign_index(config.index_dir, dataset)
+    _refuse_foreign_index(store, dataset)
     print(
         f"Indexing {len(dataset.documents):,} documents of {dataset.name} into "
         f"{config.index_dir} (cached for later runs)...",
         file=sys.stderr,
     )
     builder = IndexBuilder(pipeline.embedder, config.chunking, config.vector_index)
-    report = builder.build(dataset.documents, config.index_dir, show_progress=show_progress)
+    report = builder.build(dataset.documents, store, show_progress=show_progress)
     pipeline.reload_index()
     return report
 
@@ -462,8 +466,7 @@ def evaluate_beir(
     started = time.perf_counter()
     report = ensure_index(pipeline, dataset, rebuild=rebuild, show_progress=progress)
     indexed = time.perf_counter()
-    index = pipeline.index
-    n_chunks = index.manifest.n_chunks
+    n_chunks = pipeline.store.count()
 
     query_ids = dataset.judged_queries
     run: dict[str, list[str]] = {}

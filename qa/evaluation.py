@@ -461,7 +461,7 @@ def evaluate_question(
     for citation in [] if answer.abstained else answer.citations:
         text = chunk_texts.get(citation.chunk_id)
         if text is None:
-            chunk = pipeline.index.store.chunk(citation.chunk_id)
+            chunk = pipeline.store.chunk(citation.chunk_id)
             text = chunk.text if chunk is not None else citation.text
         citations.append(
             {
@@ -549,8 +549,8 @@ def evaluate(
     if not questions:
         raise EvaluationError("No questions to evaluate.")
     started = time.perf_counter()
-    index = pipeline.index  # opens and verifies the index before any model loads
-    locator = _EvidenceLocator([chunk.text for chunk in index.store.all_chunks()])
+    # Reading the chunks opens and verifies the index before any model loads.
+    locator = _EvidenceLocator([chunk.text for chunk in pipeline.store.all_chunks()])
     if warmup:
         pipeline.ask(questions[0].question)
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
+from typing import TypeVar
+
+K = TypeVar("K", bound=Hashable)
 
 
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int = 60) -> dict[int, float]:
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[K]], k: int = 60) -> dict[K, float]:
     """Fuse ranked lists of ids: each id scores the sum of ``1 / (k + rank)``.
 
     >>> fused = reciprocal_rank_fusion([[7, 3], [3, 9]], k=60)
@@ -14,14 +17,14 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int = 60) -> di
     """
     if k < 1:
         raise ValueError(f"k must be at least 1. Currently it is {k}")
-    scores: dict[int, float] = {}
+    scores: dict[K, float] = {}
     for ranking in rankings:
         for rank, item in enumerate(ranking, start=1):
             scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
     return scores
 
 
-def min_max_normalise(scores: Mapping[int, float]) -> dict[int, float]:
+def min_max_normalise(scores: Mapping[K, float]) -> dict[K, float]:
     """Scale scores to [0, 1]; a constant list becomes all ones.
 
     >>> min_max_normalise({1: 2.0, 2: 4.0})
@@ -36,8 +39,8 @@ def min_max_normalise(scores: Mapping[int, float]) -> dict[int, float]:
 
 
 def weighted_fusion(
-    dense: Mapping[int, float], keyword: Mapping[int, float], dense_weight: float = 0.5
-) -> dict[int, float]:
+    dense: Mapping[K, float], keyword: Mapping[K, float], dense_weight: float = 0.5
+) -> dict[K, float]:
     """Convex combination of min-max-normalised dense and keyword scores; an id
     missing from one list scores 0 there.
 

@@ -20,7 +20,7 @@ from corpus.documents import Document
 from corpus.loaders import DEFAULT_MAX_FILE_BYTES
 from indexer.builder import BuildReport, IndexBuilder
 from indexer.embedder import Embedder, EmbedderConfig, make_embedder
-from indexer.saved_index import SavedIndex
+from indexer.store import VectorStore, VectorStoreConfig, make_store
 from indexer.vector_index import VectorIndexConfig
 from qa.answerer import AnswerConfig, Answerer, Token, clean_question
 from qa.evidence import SentenceVectors
@@ -38,6 +38,7 @@ class PipelineConfig:
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
     vector_index: VectorIndexConfig = field(default_factory=VectorIndexConfig)
+    vector_store: VectorStoreConfig = field(default_factory=VectorStoreConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     rerank: RerankConfig = field(default_factory=RerankConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
@@ -66,7 +67,7 @@ class Pipeline:
         self._generators: dict[str, Generator] = {}
         if generator is not None:
             self._generators[config.generator.backend] = generator
-        self._index: SavedIndex | None = None
+        self._store: VectorStore | None = None
         self._sentence_vectors: SentenceVectors | None = None
         self._lock = threading.RLock()
 
@@ -86,15 +87,18 @@ class Pipeline:
             return self._generators[backend]
 
     @property
-    def index(self) -> SavedIndex:
+    def store(self) -> VectorStore:
+        """The vector store the settings name (FAISS locally, or Milvus);
+        it loads its index on first read."""
         with self._lock:
-            if self._index is None:
-                self._index = SavedIndex.open(
-                    self.config.index_dir,
+            if self._store is None:
+                self._store = make_store(
+                    self.config.vector_store,
+                    index_dir=self.config.index_dir,
                     embedding_model=self.config.embedder.model,
-                    vector_config=self.config.vector_index,
+                    vector_index=self.config.vector_index,
                 )
-            return self._index
+            return self._store
 
     def warm_up(self) -> None:
         """Load the models and open the index now, so the first question is
@@ -109,12 +113,11 @@ class Pipeline:
 
     def reload_index(self) -> None:
         with self._lock:
-            if self._index is not None:
-                self._index.close()
-            self._index = None
+            if self._store is not None:
+                self._store.reload()
 
     def index_exists(self) -> bool:
-        return (self.config.index_dir / "CURRENT").is_file()
+        return self.store.exists()
 
     # --- indexing -------------------------------------------------------
     def build_index(
@@ -130,7 +133,7 @@ class Pipeline:
     def add_documents(self, paths: Sequence[Path], *, show_progress: bool = False) -> IndexOutcome:
         """Add (or update) files in the index, keeping what it already holds."""
         load = load_collection(list(paths), max_bytes=self.config.max_file_bytes)
-        existing: list[Document] = self.index.store.documents() if self.index_exists() else []
+        existing: list[Document] = self.store.documents() if self.index_exists() else []
         new_ids = {d.doc_id for d in load.documents}
         merged = [d for d in existing if d.doc_id not in new_ids] + load.documents
         return self._build(
@@ -142,16 +145,15 @@ class Pipeline:
     ) -> IndexOutcome:
         builder = IndexBuilder(self.embedder, self.config.chunking, self.config.vector_index)
         with self._lock:
-            report = builder.build(
-                load.documents, self.config.index_dir, show_progress=show_progress
-            )
+            report = builder.build(load.documents, self.store, show_progress=show_progress)
             self.reload_index()
         return IndexOutcome(build=report, load=added or load)
 
     # --- asking ---------------------------------------------------------
     def answerer(self, backend: str | None = None) -> Answerer:
+        store = self.store
         retriever = Retriever(
-            self.index,
+            store,
             self.embedder,
             self.config.retrieval,
             make_reranker(self.config.rerank, self.embedder),
@@ -166,6 +168,7 @@ class Pipeline:
             self.embedder,
             self.config.answer,
             self._sentence_vectors,
+            term_statistics=store.term_statistics(),
         )
 
     def ask(
@@ -192,11 +195,11 @@ class Pipeline:
 
     def retrieve(self, query: str, top_k: int = 10) -> list[Hit]:
         return Retriever(
-            self.index,
+            self.store,
             self.embedder,
             self.config.retrieval,
             make_reranker(self.config.rerank, self.embedder),
         ).run(query, top_k=top_k)
 
     def document(self, doc_id: str) -> Document | None:
-        return self.index.store.document(doc_id)
+        return self.store.document(doc_id)

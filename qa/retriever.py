@@ -1,5 +1,5 @@
-"""Retrieval: dense (FAISS), keyword (BM25) or both fused, then an optional
-rerank over the fused candidates.
+"""Retrieval: dense, keyword (BM25) or both fused, then an optional rerank
+over the fused candidates. Works on any :class:`~indexer.store.VectorStore`.
 
 The dense cosine score of each hit is kept whatever the mode, because it has
 a stable scale across collections and the abstention decision relies on it.
@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from corpus.errors import ConfigError
 from indexer.embedder import Embedder
-from indexer.saved_index import SavedIndex
-from indexer.vector_index import search as vector_search
+from indexer.store import VectorStore
 from qa.fusion import reciprocal_rank_fusion, weighted_fusion
 from qa.reranker import Reranker
 from qa.types import Hit
@@ -44,16 +41,16 @@ class RetrievalConfig:
 
 
 class Retriever:
-    """Finds the chunks of a saved index that best match a query."""
+    """Finds the chunks of a vector store that best match a query."""
 
     def __init__(
         self,
-        index: SavedIndex,
+        store: VectorStore,
         embedder: Embedder,
         config: RetrievalConfig | None = None,
         reranker: Reranker | None = None,
     ) -> None:
-        self.index = index
+        self.store = store
         self.embedder = embedder
         self.config = config or RetrievalConfig()
         self.reranker = reranker
@@ -66,16 +63,16 @@ class Retriever:
             raise ConfigError(f"Unknown retrieval mode {mode!r}; choose one of {RETRIEVAL_MODES}")
         n_candidates = max(self.config.candidates, top_k)
         query_vector = self.embedder.embed([query])
-        dense_scores: dict[int, float] = {}
+        dense_scores: dict[str, float] = {}
         if mode in ("hybrid", "dense"):
-            scores, rows = vector_search(self.index.vectors, query_vector, n_candidates)
             dense_scores = {
-                int(r): float(s) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0
+                h.chunk_id: h.score for h in self.store.dense_search(query_vector[0], n_candidates)
             }
-        keyword_scores: dict[int, float] = {}
+        keyword_scores: dict[str, float] = {}
         if mode in ("hybrid", "keyword"):
-            k_scores, k_rows = self.index.keywords.search(query, n_candidates)
-            keyword_scores = {int(r): float(s) for r, s in zip(k_rows, k_scores, strict=True)}
+            keyword_scores = {
+                h.chunk_id: h.score for h in self.store.keyword_search(query, n_candidates)
+            }
 
         if mode == "dense":
             fused = dense_scores
@@ -92,24 +89,20 @@ class Retriever:
         else:
             fused = weighted_fusion(dense_scores, keyword_scores, self.config.dense_weight)
 
-        ranked_rows = sorted(fused, key=fused.__getitem__, reverse=True)[:n_candidates]
-        chunks = self.index.store.chunks_by_rows(ranked_rows)
+        ranked = sorted(fused, key=fused.__getitem__, reverse=True)[:n_candidates]
+        chunks = self.store.chunks(ranked)
+        ranked = [c.chunk_id for c in chunks]
         # Every candidate gets a true cosine score, even those only BM25 found.
-        embeddings = self.index.embeddings()
-        cosine = (
-            embeddings[np.asarray(ranked_rows, dtype=np.int64)] @ query_vector[0]
-            if ranked_rows
-            else []
-        )
+        cosine = self.store.vectors(ranked) @ query_vector[0] if ranked else []
         candidates = [
             Hit(
                 chunk=chunk,
-                score=float(fused[row]),
+                score=float(fused[chunk.chunk_id]),
                 rank=position + 1,
                 dense_score=float(cosine[position]),
-                keyword_score=keyword_scores.get(row),
+                keyword_score=keyword_scores.get(chunk.chunk_id),
             )
-            for position, (row, chunk) in enumerate(zip(ranked_rows, chunks, strict=True))
+            for position, chunk in enumerate(chunks)
         ]
         if self.reranker is not None and candidates:
             candidates = self.reranker.rerank(query, candidates)

@@ -14,6 +14,9 @@ Example ``ragqa.toml``::
     top_k = 8
     [generator]
     backend = "transformers"
+    [vector_store]
+    kind = "milvus"              # or "faiss" (the default)
+    uri = "http://milvus:19530"  # token: RAGQA_VECTOR_STORE__TOKEN
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from corpus.errors import ConfigError
 from corpus.loaders import DEFAULT_MAX_FILE_BYTES
 from indexer.collections import DEFAULT_COLLECTION, check_collection_name, collection_dir
 from indexer.embedder import EmbedderConfig
+from indexer.store import VectorStoreConfig
 from indexer.vector_index import VectorIndexConfig
 from qa.answerer import AnswerConfig
 from qa.generator import GeneratorConfig
@@ -42,10 +46,14 @@ from ui.config import ApiConfig, UiConfig
 
 ENV_PREFIX = "RAGQA_"
 _TOP_LEVEL = ("data_dir", "index_dir", "collection", "max_file_bytes")
+# Settings that are secrets: taken from the environment only, never from a
+# file that may be shared or committed, and never shown (``repr=False``).
+_SECRETS = (("vector_store", "token"),)
 SECTIONS: dict[str, type] = {
     "chunking": ChunkingConfig,
     "embedder": EmbedderConfig,
     "vector_index": VectorIndexConfig,
+    "vector_store": VectorStoreConfig,
     "retrieval": RetrievalConfig,
     "rerank": RerankConfig,
     "generator": GeneratorConfig,
@@ -71,6 +79,7 @@ class Settings:
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
     vector_index: VectorIndexConfig = field(default_factory=VectorIndexConfig)
+    vector_store: VectorStoreConfig = field(default_factory=VectorStoreConfig)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
     rerank: RerankConfig = field(default_factory=RerankConfig)
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
@@ -113,6 +122,7 @@ class Settings:
                 self.embedder, cache_dir=str(self.data_dir / "cache" / "onnx")
             ),
             vector_index=self.vector_index,
+            vector_store=self.vector_store,
             retrieval=self.retrieval,
             rerank=self.rerank,
             generator=self.generator,
@@ -222,6 +232,12 @@ def load_settings(
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise ConfigError(f"Cannot read the settings file {path}: {error}") from error
 
+    for section, key in _SECRETS:
+        if isinstance(raw.get(section), Mapping) and key in raw[section]:
+            raise ConfigError(
+                f"[{section}] {key} is a secret and is read from the environment only: remove it "
+                f"from {path} and set {ENV_PREFIX}{section.upper()}__{key.upper()} instead."
+            )
     unknown = sorted(set(raw) - set(SECTIONS) - set(_TOP_LEVEL))
     if unknown:
         raise ConfigError(
