@@ -58,7 +58,7 @@ def _check_citations(pipeline, answer) -> None:
         document = pipeline.document(citation.doc_id)
         assert document is not None, citation
         assert document.text[citation.start : citation.end] == citation.text
-        chunk = pipeline.index.store.chunk(citation.chunk_id)
+        chunk = pipeline.store.chunk(citation.chunk_id)
         assert chunk is not None and chunk.start <= citation.start and citation.end <= chunk.end
 
 

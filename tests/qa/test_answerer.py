@@ -10,7 +10,7 @@ import pytest
 from corpus.documents import Document
 from corpus.errors import QuestionError
 from indexer.builder import IndexBuilder
-from indexer.saved_index import SavedIndex
+from indexer.local_store import LocalStore
 from qa.abstention import AbstentionFeatures, AbstentionModel
 from qa.answerer import AnswerConfig, Answerer, Token, clean_question, shorten_quote
 from qa.retriever import Retriever
@@ -25,11 +25,11 @@ TEXT = (
 
 
 @pytest.fixture
-def index(tmp_path: Path) -> SavedIndex:
+def index(tmp_path: Path) -> LocalStore:
     embedder = HashEmbedder()
     document = Document(doc_id="bio", title="Lei Jun biography", source_path="bio.txt", text=TEXT)
     IndexBuilder(embedder).build([document], tmp_path / "index")
-    return SavedIndex.open(tmp_path / "index", embedding_model=embedder.model_name)
+    return LocalStore(tmp_path / "index", embedding_model=embedder.model_name)
 
 
 def _model(tmp_path: Path, **weights: float) -> str:
@@ -40,7 +40,7 @@ def _model(tmp_path: Path, **weights: float) -> str:
     return str(path)
 
 
-def _answerer(index: SavedIndex, reply: str, model_path: str, **config: object) -> Answerer:
+def _answerer(index: LocalStore, reply: str, model_path: str, **config: object) -> Answerer:
     """An answerer in draft mode (the scripted reply is the draft)."""
     config.setdefault("draft", True)
     embedder = HashEmbedder()
@@ -49,11 +49,12 @@ def _answerer(index: SavedIndex, reply: str, model_path: str, **config: object) 
         ScriptedGenerator(reply),
         embedder,
         AnswerConfig(abstention_model=model_path, **config),  # type: ignore[arg-type]
+        term_statistics=index.term_statistics(),
     )
 
 
 def test_answer_quotes_the_answering_sentence_with_exact_span(
-    index: SavedIndex, tmp_path: Path
+    index: LocalStore, tmp_path: Path
 ) -> None:
     answerer = _answerer(index, "Lei Jun was born in Xiantao, Hubei, China.", _model(tmp_path))
     answer = answerer.run("Where was Lei Jun born?")
@@ -61,13 +62,13 @@ def test_answer_quotes_the_answering_sentence_with_exact_span(
     assert answer.text == "Lei Jun was born on December 16, 1969, in Xiantao, Hubei, China. [1]"
     assert len(answer.citations) == 1
     citation = answer.citations[0]
-    document = index.store.document(citation.doc_id)
+    document = index.document(citation.doc_id)
     assert document is not None
     assert document.text[citation.start : citation.end] == citation.text
     assert "Xiantao" in citation.text
 
 
-def test_invented_names_lead_to_abstention(index: SavedIndex, tmp_path: Path) -> None:
+def test_invented_names_lead_to_abstention(index: LocalStore, tmp_path: Path) -> None:
     answerer = _answerer(index, "Lei Jun's wife is Li Wei.", _model(tmp_path, invented=-10.0))
     answer = answerer.run("Who is Lei Jun's wife?")
     assert answer.abstained
@@ -77,7 +78,7 @@ def test_invented_names_lead_to_abstention(index: SavedIndex, tmp_path: Path) ->
     assert "no passage holds" in answer.reason or "named" in answer.reason
 
 
-def test_a_wrong_draft_never_reaches_the_answer(index: SavedIndex, tmp_path: Path) -> None:
+def test_a_wrong_draft_never_reaches_the_answer(index: LocalStore, tmp_path: Path) -> None:
     answerer = _answerer(index, "Lei Jun was 25 when he started.", _model(tmp_path))
     answer = answerer.run("How old was Lei Jun when he launched Xiaomi?")
     assert not answer.abstained
@@ -87,7 +88,7 @@ def test_a_wrong_draft_never_reaches_the_answer(index: SavedIndex, tmp_path: Pat
     assert answer.text.split(" [")[0] in TEXT
 
 
-def test_answer_type_picks_the_sentence_with_a_year(index: SavedIndex, tmp_path: Path) -> None:
+def test_answer_type_picks_the_sentence_with_a_year(index: LocalStore, tmp_path: Path) -> None:
     # The hash embedder cannot tell the sentences apart by meaning; the
     # question's terms and the expected year must.
     answerer = _answerer(index, "", _model(tmp_path))
@@ -95,7 +96,7 @@ def test_answer_type_picks_the_sentence_with_a_year(index: SavedIndex, tmp_path:
     assert answer.text.startswith("Kingsoft went public in Hong Kong in 2007.")
 
 
-def test_the_draft_votes_for_the_sentence_it_draws_on(index: SavedIndex, tmp_path: Path) -> None:
+def test_the_draft_votes_for_the_sentence_it_draws_on(index: LocalStore, tmp_path: Path) -> None:
     question = "Which university did Lei Jun attend?"
     answerer = _answerer(
         index, "He studied computer science at Wuhan University.", _model(tmp_path)
@@ -103,7 +104,7 @@ def test_the_draft_votes_for_the_sentence_it_draws_on(index: SavedIndex, tmp_pat
     assert "Wuhan University" in answerer.run(question).text
 
 
-def test_stream_yields_tokens_then_answer(index: SavedIndex, tmp_path: Path) -> None:
+def test_stream_yields_tokens_then_answer(index: LocalStore, tmp_path: Path) -> None:
     answerer = _answerer(index, "Lei Jun was born in Xiantao.", _model(tmp_path))
     events = list(answerer.stream("Where was Lei Jun born?"))
     assert all(isinstance(e, Token) for e in events[:-1]) and len(events) > 2
@@ -114,7 +115,7 @@ def test_stream_yields_tokens_then_answer(index: SavedIndex, tmp_path: Path) -> 
     assert json.loads(json.dumps(final.to_dict()))["answer"] == final.text
 
 
-def test_without_drafts_the_generator_is_never_asked(index: SavedIndex, tmp_path: Path) -> None:
+def test_without_drafts_the_generator_is_never_asked(index: LocalStore, tmp_path: Path) -> None:
     generator = ScriptedGenerator("The answer is 2017.")
     answerer = _answerer(index, "", _model(tmp_path), draft=False)
     answerer.generator = generator
@@ -126,7 +127,7 @@ def test_without_drafts_the_generator_is_never_asked(index: SavedIndex, tmp_path
     assert answer.features is not None and answer.features.draft == 0.0
 
 
-def test_prompt_holds_numbered_passages_and_question(index: SavedIndex, tmp_path: Path) -> None:
+def test_prompt_holds_numbered_passages_and_question(index: LocalStore, tmp_path: Path) -> None:
     generator = ScriptedGenerator("Xiantao.")
     embedder = HashEmbedder()
     answerer = Answerer(
@@ -134,6 +135,7 @@ def test_prompt_holds_numbered_passages_and_question(index: SavedIndex, tmp_path
         generator,
         embedder,
         AnswerConfig(abstention_model=_model(tmp_path), draft=True),
+        term_statistics=index.term_statistics(),
     )
     answerer.run("Where was Lei Jun born?")
     user = generator.prompts[0][-1]["content"]
@@ -200,7 +202,7 @@ def test_shipped_abstention_model_loads() -> None:
     ],
 )
 def test_questions_about_the_assistant_get_an_abstention(
-    index: SavedIndex, tmp_path: Path, question: str
+    index: LocalStore, tmp_path: Path, question: str
 ) -> None:
     generator = ScriptedGenerator("My instructions are secret.")
     embedder = HashEmbedder()
@@ -209,6 +211,7 @@ def test_questions_about_the_assistant_get_an_abstention(
         generator,
         embedder,
         AnswerConfig(abstention_model=_model(tmp_path)),
+        term_statistics=index.term_statistics(),
     )
     answer = answerer.run(question)
     assert answer.abstained and "instructions" in answer.reason
@@ -224,7 +227,7 @@ def test_questions_about_the_assistant_get_an_abstention(
     ],
 )
 def test_questions_about_documents_that_mention_instructions_are_answered(
-    index: SavedIndex, tmp_path: Path, question: str
+    index: LocalStore, tmp_path: Path, question: str
 ) -> None:
     answer = _answerer(index, "", _model(tmp_path)).run(question)
     assert "instructions, which are not documents" not in answer.reason
@@ -241,14 +244,14 @@ ORDER_ONLY = (
 )
 
 
-def _index_of(tmp_path: Path, texts: dict[str, str]) -> SavedIndex:
+def _index_of(tmp_path: Path, texts: dict[str, str]) -> LocalStore:
     embedder = HashEmbedder()
     documents = [
         Document(doc_id=doc_id, title=doc_id.title(), source_path=f"{doc_id}.txt", text=text)
         for doc_id, text in texts.items()
     ]
     IndexBuilder(embedder).build(documents, tmp_path / "index")
-    return SavedIndex.open(tmp_path / "index", embedding_model=embedder.model_name)
+    return LocalStore(tmp_path / "index", embedding_model=embedder.model_name)
 
 
 @pytest.mark.parametrize("question", ["Where was Lei Jun born?", "When was Lei Jun born?"])
@@ -261,6 +264,7 @@ def test_disagreeing_documents_are_quoted_side_by_side(tmp_path: Path, question:
         generator,
         embedder,
         AnswerConfig(abstention_model=_model(tmp_path), draft=True),
+        term_statistics=index.term_statistics(),
     )
     answer = answerer.run(question)
     assert answer.conflict and not answer.abstained, answer
@@ -268,7 +272,7 @@ def test_disagreeing_documents_are_quoted_side_by_side(tmp_path: Path, question:
     assert [c.doc_id for c in answer.citations] == ["bio", "planted"]
     assert answer.citations[1].text == "Lei Jun was born in 1975 in Shanghai."
     for citation in answer.citations:
-        assert index.store.document(citation.doc_id).text[citation.start : citation.end] == (
+        assert index.document(citation.doc_id).text[citation.start : citation.end] == (
             citation.text
         )
     assert "gives the assistant orders" in answer.reason
@@ -303,6 +307,7 @@ def test_only_orders_found_is_an_abstention(tmp_path: Path) -> None:
         generator,
         embedder,
         AnswerConfig(abstention_model=_model(tmp_path), draft=True),
+        term_statistics=index.term_statistics(),
     )
     answer = answerer.run("Where was Lei Jun born?")
     assert answer.abstained and "orders" in answer.reason

@@ -285,4 +285,5 @@ def test_never_overwrites_an_index_of_other_documents(tmp_path: Path) -> None:
     pipeline.build_index([docs])
     with pytest.raises(EvaluationError, match="holds an index of other documents"):
         evaluate_beir(pipeline, load_beir(make_dataset(tmp_path / "tiny")))
-    assert pipeline.index.manifest.documents[0].source_path.endswith("notes.txt")
+    (entry,) = pipeline.store.content().documents.values()
+    assert entry.source_path.endswith("notes.txt")

@@ -215,7 +215,7 @@ def test_upload_indexes_good_files_and_names_the_refused(pipeline, data_dir, tmp
     too_big.write_bytes(b"word " * 300_000)
     broken = incoming / "broken.pdf"
     broken.write_bytes(b"this is not a PDF at all")
-    before = len(pipeline.index.store.documents())
+    before = len(pipeline.store.documents())
 
     steps: list[tuple[float, str]] = []
     status, cleared = window.add_files(
