@@ -65,6 +65,7 @@ FORMAT_NAME = "ragqa-milvus"
 FORMAT_VERSION = 1
 PART_CHARS = 16_000  # a VARCHAR holds 65,535 bytes; UTF-8 needs at most 4 per character
 _MAX_FILTER_IDS = 500
+_QUERY_WINDOW = 16_000  # Milvus answers at most 16,384 rows per query
 _CHUNK_FIELDS = [
     "chunk_id",
     "seq",
@@ -89,9 +90,6 @@ def _milvus() -> Any:
             "`pip install pymilvus==3.0.2 milvus-lite==3.2.2` (or `make setup`), or set "
             '[vector_store] kind = "faiss".'
         ) from error
-    # Milvus Lite gives query iterators no server timestamp, and pymilvus warns
-    # about it on every iterator; the client-side timestamp it uses is right here.
-    logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
     return pymilvus
 
 
@@ -175,9 +173,16 @@ class MilvusStore:
                         token=self.config.token,
                     )
                 except Exception as error:
+                    hint = (
+                        "Check [vector_store] uri and RAGQA_VECTOR_STORE__TOKEN, and that the "
+                        "server runs."
+                        if self.config.is_server
+                        else "Milvus Lite serves one process at a time: close the other ragqa "
+                        "(chat window, index build) using this file, or point [vector_store] uri "
+                        "at a Milvus server."
+                    )
                     raise SavedIndexError(
-                        f"Cannot connect to Milvus at {_public_uri(self.uri)} ({error}). Check "
-                        "[vector_store] uri and RAGQA_VECTOR_STORE__TOKEN, or that the server runs."
+                        f"Cannot open Milvus at {_public_uri(self.uri)} ({error!r}). {hint}"
                     ) from error
             return self._client
 
@@ -325,22 +330,55 @@ class MilvusStore:
         found = self.chunks([chunk_id])
         return found[0] if found else None
 
-    def _iterate(
-        self, collection: str, filter: str, fields: list[str]
+    def _chunk_rows(
+        self, collection: str, entries: Sequence[DocumentEntry], fields: list[str]
     ) -> Iterator[dict[str, Any]]:
-        iterator = self.client.query_iterator(
-            collection, batch_size=1000, filter=filter, output_fields=fields
-        )
-        try:
-            while batch := iterator.next():
-                yield from batch
-        finally:
-            iterator.close()
+        """Every chunk row of these documents, in batches that stay under
+        Milvus's query window (no query iterator: Milvus Lite cannot give one
+        a timestamp and its gRPC server logs a traceback for each)."""
+        batch: list[str] = []
+        size = 0
+        for entry in [*entries, None]:
+            if entry is None or size + entry.n_chunks > _QUERY_WINDOW or len(batch) >= 500:
+                if batch:
+                    yield from self.client.query(
+                        collection,
+                        filter=f"doc_id in {_quoted(batch)}",
+                        output_fields=fields,
+                        limit=_QUERY_WINDOW,
+                    )
+                batch, size = [], 0
+            if entry is None:
+                break
+            if entry.n_chunks > _QUERY_WINDOW:
+                for low in range(0, entry.n_chunks, _QUERY_WINDOW):
+                    yield from self.client.query(
+                        collection,
+                        filter=f"doc_id == {json.dumps(entry.doc_id)} and seq >= {low} "
+                        f"and seq < {low + _QUERY_WINDOW}",
+                        output_fields=fields,
+                        limit=_QUERY_WINDOW,
+                    )
+                continue
+            batch.append(entry.doc_id)
+            size += entry.n_chunks
+
+    def _doc_rows(
+        self, collection: str, doc_ids: Sequence[str], fields: list[str]
+    ) -> Iterator[dict[str, Any]]:
+        """The text parts of these documents (a part holds 16,000 characters)."""
+        for start in range(0, len(doc_ids), 20):
+            yield from self.client.query(
+                collection,
+                filter=f'kind == "doc" and doc_id in {_quoted(doc_ids[start : start + 20])}',
+                output_fields=fields,
+                limit=_QUERY_WINDOW,
+            )
 
     def all_chunks(self) -> list[Chunk]:
         def run(live: _Live) -> list[Chunk]:
             order = {e.doc_id: n for n, e in enumerate(live.entries)}
-            rows = list(self._iterate(live.collection, "", _CHUNK_FIELDS))
+            rows = list(self._chunk_rows(live.collection, live.entries, _CHUNK_FIELDS))
             rows.sort(key=lambda r: (order.get(r["doc_id"], len(order)), int(r["seq"])))
             return [self._to_chunk(r) for r in rows]
 
@@ -359,11 +397,9 @@ class MilvusStore:
 
     def _documents(self, doc_ids: Sequence[str] | None) -> list[Document]:
         def run(live: _Live) -> list[Document]:
-            filter = 'kind == "doc"'
-            if doc_ids is not None:
-                filter += f" and doc_id in {_quoted(doc_ids)}"
+            wanted = [e.doc_id for e in live.entries] if doc_ids is None else list(doc_ids)
             parts: dict[str, list[dict[str, Any]]] = {}
-            for row in self._iterate(live.docs, filter, _DOC_FIELDS):
+            for row in self._doc_rows(live.docs, wanted, _DOC_FIELDS):
                 parts.setdefault(row["doc_id"], []).append(row)
             documents = []
             for doc_id, rows in parts.items():
@@ -525,7 +561,12 @@ class MilvusWriter:
         indexes.add_index(
             field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25"
         )
-        self.client.create_collection(self.collection, schema=schema, index_params=indexes)
+        # Milvus Lite cannot hand out the timestamp pymilvus waits for an index
+        # build with (its gRPC server logs a traceback instead); it builds
+        # indexes at once anyway, and loading waits for them on a server too.
+        wait = self.store.config.is_server
+        self.client.create_collection(self.collection, schema=schema)
+        self.client.create_index(self.collection, indexes, sync=wait)
 
         docs = self.client.create_schema(auto_id=False, enable_dynamic_field=False)
         docs.add_field("key", DataType.VARCHAR, max_length=1024, is_primary=True)
@@ -540,7 +581,8 @@ class MilvusWriter:
         docs.add_field("unused", DataType.FLOAT_VECTOR, dim=2)
         doc_indexes = self.client.prepare_index_params()
         doc_indexes.add_index(field_name="unused", index_type="FLAT", metric_type="L2")
-        self.client.create_collection(self.docs, schema=docs, index_params=doc_indexes)
+        self.client.create_collection(self.docs, schema=docs)
+        self.client.create_index(self.docs, doc_indexes, sync=wait)
 
     @property
     def live(self) -> LiveContent | None:
@@ -646,25 +688,18 @@ class MilvusWriter:
         kept = [e for e in live.entries if e.doc_id not in touched]
         if not kept:
             return []
-        kept_ids = {e.doc_id for e in kept}
-        filter = (
-            f"doc_id not in {_quoted(sorted(touched))}" if len(touched) <= _MAX_FILTER_IDS else ""
-        )
         rows: list[dict[str, Any]] = []
-        for row in self.store._iterate(live.collection, filter, [*_CHUNK_FIELDS, "vector"]):
-            if row["doc_id"] not in kept_ids:
-                continue
+        fields = [*_CHUNK_FIELDS, "vector"]
+        for row in self.store._chunk_rows(live.collection, kept, fields):
             self._terms[row["chunk_id"]] = set(row["terms"].split())
             rows.append({k: row[k] for k in [*_CHUNK_FIELDS, "vector"]})
             if len(rows) >= self.store.config.batch_size:
                 self._insert(self.collection, rows)
                 rows = []
         self._insert(self.collection, rows)
-        doc_filter = 'kind == "doc"' + (f" and {filter}" if filter else "")
         doc_rows = [
             {**{k: row[k] for k in _DOC_FIELDS}, "unused": [0.0, 0.0]}
-            for row in self.store._iterate(live.docs, doc_filter, _DOC_FIELDS)
-            if row["doc_id"] in kept_ids
+            for row in self.store._doc_rows(live.docs, [e.doc_id for e in kept], _DOC_FIELDS)
         ]
         self._insert(self.docs, doc_rows)
         return kept
