@@ -125,6 +125,32 @@ def _parts(text: str) -> list[str]:
     return [text[i : i + PART_CHARS] for i in range(0, len(text), PART_CHARS)] or [""]
 
 
+_lite_users: dict[str, int] = {}
+_lite_lock = threading.Lock()
+
+
+def _lite_opened(path: str) -> None:
+    with _lite_lock:
+        _lite_users[path] = _lite_users.get(path, 0) + 1
+
+
+def _lite_closed(path: str) -> None:
+    """Stop the embedded engine once no store of this process uses the file,
+    so another process (an index build, a test) may open it: Milvus Lite
+    locks its file for as long as its engine runs, which is otherwise until
+    the process exits."""
+    with _lite_lock:
+        _lite_users[path] = _lite_users.get(path, 1) - 1
+        if _lite_users[path] > 0:
+            return
+        del _lite_users[path]
+    try:
+        from milvus_lite.server_manager import server_manager_instance
+    except ImportError:  # another engine build; it stops at exit
+        return
+    server_manager_instance.release_server(path)
+
+
 def _public_uri(uri: str) -> str:
     """The URI without any user:password part, for messages and describe()."""
     return re.sub(r"//[^/@]*@", "//", uri)
@@ -169,7 +195,7 @@ class MilvusStore:
                     Path(self.uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
                 try:
                     self._client = pymilvus.MilvusClient(
-                        uri=self.uri if self.config.is_server else str(Path(self.uri).expanduser()),
+                        uri=self.uri if self.config.is_server else self._lite_path,
                         token=self.config.token,
                     )
                 except Exception as error:
@@ -184,7 +210,13 @@ class MilvusStore:
                     raise SavedIndexError(
                         f"Cannot open Milvus at {_public_uri(self.uri)} ({error!r}). {hint}"
                     ) from error
+                if not self.config.is_server:
+                    _lite_opened(self._lite_path)
             return self._client
+
+    @property
+    def _lite_path(self) -> str:
+        return str(Path(self.uri).expanduser().absolute())
 
     def _alias_target(self) -> str | None:
         client = self.client
@@ -459,6 +491,8 @@ class MilvusStore:
             if self._client is not None:
                 self._client.close()
                 self._client = None
+                if not self.config.is_server:
+                    _lite_closed(self._lite_path)
 
     # --- writing --------------------------------------------------------------
     @contextmanager
