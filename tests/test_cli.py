@@ -488,3 +488,35 @@ def test_ask_json_with_the_real_models(
     assert answer["citations"]
     if not answer["abstained"]:
         assert "1969" in answer["answer"]
+
+
+@pytest.mark.milvus
+def test_index_and_ask_with_the_milvus_store(
+    env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`RAGQA_VECTOR_STORE__KIND=milvus ragqa index && ragqa ask ...`: the
+    index lives in Milvus Lite beside the index folders, nothing in them."""
+    from indexer.store import VectorStoreConfig, make_store
+
+    monkeypatch.setenv("RAGQA_VECTOR_STORE__KIND", "milvus")
+    folder = make_folder(tmp_path, {"lei.txt": GOOD_TEXT, "other.md": "# Rice\nRice cookers."})
+    code, out, err = run(capsys, "index", str(folder), "--json")
+    assert code == 0, err
+    assert json.loads(out)["documents"] == 2
+    code, out, err = run(capsys, "index", str(folder), "--json")
+    assert code == 0, err
+    assert json.loads(out)["embedded"] == 0, "unchanged documents were embedded again"
+
+    code, out, err = run(capsys, "ask", "Who founded Xiaomi?", "--json")
+    assert code == 0, err
+    answer = json.loads(out)
+    assert answer["citations"]
+    index_dir = env / "index" / "default"
+    assert not index_dir.exists(), "the local store was written too"
+    store = make_store(
+        VectorStoreConfig(kind="milvus"), index_dir=index_dir, embedding_model=HashEmbedder.model_name
+    )
+    for citation in answer["citations"]:
+        chunk = store.chunk(citation["chunk_id"])
+        assert chunk is not None and chunk.text[: len(citation["text"])] in GOOD_TEXT
+    assert (env / "index" / "milvus.db").exists()

@@ -218,3 +218,37 @@ def test_any_environment_value_loads_or_is_a_config_error(variable: str, value: 
         assert str(error)
     else:
         assert isinstance(loaded, Settings)
+
+
+def test_vector_store_section_reaches_the_pipeline(tmp_path: Path) -> None:
+    path = write_toml(
+        tmp_path,
+        '[vector_store]\nkind = "milvus"\nuri = "http://milvus:19530"\ncollection = "team"\n',
+    )
+    loaded = load_settings(
+        path, environ={"RAGQA_VECTOR_STORE__TOKEN": "root:s3cret", "XDG_DATA_HOME": str(tmp_path)}
+    )
+    store = loaded.pipeline_config().vector_store
+    assert (store.kind, store.uri, store.collection, store.token) == (
+        "milvus",
+        "http://milvus:19530",
+        "team",
+        "root:s3cret",
+    )
+    assert "s3cret" not in repr(loaded), "the token shows in the settings' repr"
+
+
+def test_the_vector_store_token_is_refused_in_a_file(tmp_path: Path) -> None:
+    path = write_toml(tmp_path, '[vector_store]\nkind = "milvus"\ntoken = "root:s3cret"\n')
+    with pytest.raises(ConfigError, match="RAGQA_VECTOR_STORE__TOKEN") as caught:
+        load_settings(path, environ={})
+    assert "s3cret" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("RAGQA_VECTOR_STORE__KIND", "chroma"), ("RAGQA_VECTOR_STORE__INDEX_TYPE", "DISKANN")],
+)
+def test_unknown_vector_store_choices_name_the_alternatives(variable: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=value):
+        load_settings(environ={variable: value})

@@ -286,3 +286,37 @@ def test_a_second_process_on_a_milvus_lite_file_gets_a_clear_error(tmp_path: Pat
     finally:
         holder.kill()
         holder.wait()
+
+
+@pytest.mark.integration
+@pytest.mark.milvus
+def test_milvus_finds_what_faiss_finds_with_the_real_embedder(
+    tmp_path: Path, real_embedder, default_index_dir: Path
+) -> None:
+    """The shipped collection, embedded by the real model, in both stores:
+    the same dense hits with the same cosine scores."""
+    from corpus.collection import default_collection_dir, load_collection
+
+    documents = load_collection([default_collection_dir()]).documents
+    milvus = make_store(
+        VectorStoreConfig(kind="milvus", uri=str(tmp_path / "milvus.db")),
+        index_dir=tmp_path / "default",
+        embedding_model=real_embedder.model_name,
+    )
+    report = IndexBuilder(real_embedder).build(documents, milvus)
+    faiss = make_store(
+        VectorStoreConfig(), index_dir=default_index_dir, embedding_model=real_embedder.model_name
+    )
+    assert report.n_chunks == faiss.count() == milvus.count()
+    for question in ("When was Lei Jun born?", "Which university did Lei Jun attend?"):
+        vector = real_embedder.embed([question])[0]
+        expected = faiss.dense_search(vector, 5)
+        found = milvus.dense_search(vector, 5)
+        assert [h.chunk_id for h in found[:3]] == [h.chunk_id for h in expected[:3]]
+        np.testing.assert_allclose(
+            [h.score for h in found], [h.score for h in expected], atol=1e-5
+        )
+        top = Retriever(milvus, real_embedder).run(question, 1)[0]
+        assert top.chunk == Retriever(faiss, real_embedder).run(question, 1)[0].chunk
+    milvus.close()
+    faiss.close()
