@@ -152,7 +152,9 @@ class ChunkStore:
 
     def chunk_ids_by_rows(self, rows: Sequence[int]) -> list[str]:
         """The chunk ids of FAISS row ids, in the order given (unknown rows skipped)."""
-        found = self._lookup("SELECT row, chunk_id FROM chunks WHERE row IN ({})", list(map(int, rows)))
+        found = self._lookup(
+            "SELECT row, chunk_id FROM chunks WHERE row IN ({})", list(map(int, rows))
+        )
         return [found[row] for row in map(int, rows) if row in found]
 
     def rows_by_ids(self, chunk_ids: Sequence[str]) -> dict[str, int]:

@@ -276,7 +276,9 @@ class LocalWriter:
         if self._chunks is None or self._embeddings is None:
             return {}
         if self._rows_by_key is None:
-            self._rows_by_key = {text_key(c.embedding_text): row for row, c in enumerate(self._chunks)}
+            self._rows_by_key = {
+                text_key(c.embedding_text): row for row, c in enumerate(self._chunks)
+            }
         rows = self._rows_by_key
         return {
             key: np.array(self._embeddings[rows[key]], dtype=np.float32)
@@ -328,7 +330,9 @@ class LocalWriter:
                 assert self._embeddings is not None
                 found = self._store.document(doc_id)
                 if found is None:
-                    raise IndexCorruptError(f"The live index lost document {doc_id}. {REBUILD_HINT}")
+                    raise IndexCorruptError(
+                        f"The live index lost document {doc_id}. {REBUILD_HINT}"
+                    )
                 document = found
                 rows = live_rows.get(doc_id, [])
                 doc_chunks = [self._chunks[r] for r in rows]
@@ -365,7 +369,11 @@ class LocalWriter:
             vector_index=vector_description,
             documents=[
                 DocumentEntry(
-                    d.doc_id, d.title, d.source_path, d.content_hash, n_chunks_by_doc.get(d.doc_id, 0)
+                    d.doc_id,
+                    d.title,
+                    d.source_path,
+                    d.content_hash,
+                    n_chunks_by_doc.get(d.doc_id, 0),
                 )
                 for d in documents
             ],

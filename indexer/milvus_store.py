@@ -172,9 +172,7 @@ class MilvusStore:
 
     kind = "milvus"
 
-    def __init__(
-        self, config: VectorStoreConfig, *, index_dir: Path, embedding_model: str
-    ) -> None:
+    def __init__(self, config: VectorStoreConfig, *, index_dir: Path, embedding_model: str) -> None:
         self.config = config
         self.embedding_model = embedding_model
         self.alias = collection_alias(index_dir, config.collection)
@@ -239,7 +237,7 @@ class MilvusStore:
         if collection is None:
             raise IndexNotFoundError(
                 f"No index in {self.location}. Build one with `ragqa index` (with "
-                "RAGQA_VECTOR_STORE__KIND=milvus, or [vector_store] kind = \"milvus\")."
+                'RAGQA_VECTOR_STORE__KIND=milvus, or [vector_store] kind = "milvus").'
             )
         client = self.client
         for name in (collection, f"{collection}_docs"):
@@ -258,7 +256,10 @@ class MilvusStore:
                 f"{self.location}: the manifest of {collection} is missing or unreadable "
                 f"({error!r}). Rebuild the index with `ragqa index`."
             ) from error
-        if manifest.get("format") != FORMAT_NAME or manifest.get("format_version") != FORMAT_VERSION:
+        if (
+            manifest.get("format") != FORMAT_NAME
+            or manifest.get("format_version") != FORMAT_VERSION
+        ):
             raise IndexMismatchError(
                 f"{self.location} holds format {manifest.get('format')!r} version "
                 f"{manifest.get('format_version')!r}; this ragqa reads {FORMAT_NAME} version "

@@ -240,7 +240,9 @@ class VectorStore(Protocol):
         """A JSON-ready description (kind, where, sizes, index type); no secrets."""
         ...
 
-    def writer(self, *, embedding_model: str, dimension: int) -> AbstractContextManager[StoreWriter]:
+    def writer(
+        self, *, embedding_model: str, dimension: int
+    ) -> AbstractContextManager[StoreWriter]:
         """Open a staged change. Raises if another build is writing here
         (where the backend can tell)."""
         ...
@@ -267,9 +269,7 @@ def make_store(
     if config.kind == "faiss":
         from indexer.local_store import LocalStore
 
-        return LocalStore(
-            index_dir, embedding_model=embedding_model, vector_config=vector_index
-        )
+        return LocalStore(index_dir, embedding_model=embedding_model, vector_config=vector_index)
     from indexer.milvus_store import MilvusStore
 
     return MilvusStore(config, index_dir=index_dir, embedding_model=embedding_model)

@@ -514,7 +514,9 @@ def test_index_and_ask_with_the_milvus_store(
     index_dir = env / "index" / "default"
     assert not index_dir.exists(), "the local store was written too"
     store = make_store(
-        VectorStoreConfig(kind="milvus"), index_dir=index_dir, embedding_model=HashEmbedder.model_name
+        VectorStoreConfig(kind="milvus"),
+        index_dir=index_dir,
+        embedding_model=HashEmbedder.model_name,
     )
     for citation in answer["citations"]:
         chunk = store.chunk(citation["chunk_id"])

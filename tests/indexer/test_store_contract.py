@@ -160,7 +160,9 @@ def test_the_writer_stages_upserts_and_deletions_until_commit(open_store: OpenSt
             "doc-0001",
             "doc-0002",
         }
-        writer.upsert([extra], extra_chunks, embedder.embed([c.embedding_text for c in extra_chunks]))
+        writer.upsert(
+            [extra], extra_chunks, embedder.embed([c.embedding_text for c in extra_chunks])
+        )
         writer.delete_documents(["doc-0001"])
         described = writer.commit(chunking=asdict(SMALL_CHUNKS))
     reader = open_store()
@@ -239,7 +241,10 @@ def test_both_stores_retrieve_the_same_chunks(tmp_path: Path) -> None:
         for query in ("scooters sold in year 2005", "Report 3 on laptops", "rice cookers"):
             dense = retriever.run(query, 5, "dense")
             rankings.setdefault(kind, []).append(
-                ([round(h.dense_score or 0.0, 5) for h in dense], [h.chunk.chunk_id for h in dense[:2]])
+                (
+                    [round(h.dense_score or 0.0, 5) for h in dense],
+                    [h.chunk.chunk_id for h in dense[:2]],
+                )
             )
         for query in ("televisions 2004", "scooters 2007"):
             rankings[kind].append(retriever.run(query, 1, "keyword")[0].chunk.chunk_id)
@@ -313,9 +318,7 @@ def test_milvus_finds_what_faiss_finds_with_the_real_embedder(
         expected = faiss.dense_search(vector, 5)
         found = milvus.dense_search(vector, 5)
         assert [h.chunk_id for h in found[:3]] == [h.chunk_id for h in expected[:3]]
-        np.testing.assert_allclose(
-            [h.score for h in found], [h.score for h in expected], atol=1e-5
-        )
+        np.testing.assert_allclose([h.score for h in found], [h.score for h in expected], atol=1e-5)
         top = Retriever(milvus, real_embedder).run(question, 1)[0]
         assert top.chunk == Retriever(faiss, real_embedder).run(question, 1)[0].chunk
     milvus.close()
