@@ -192,10 +192,20 @@ class MilvusStore:
                 if not self.config.is_server:
                     Path(self.uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
                 try:
-                    self._client = pymilvus.MilvusClient(
-                        uri=self.uri if self.config.is_server else self._lite_path,
-                        token=self.config.token,
-                    )
+                    if self.config.is_server:
+                        self._client = pymilvus.MilvusClient(uri=self.uri, token=self.config.token)
+                    else:
+                        # The embedded engine's gRPC server allows a keep-alive ping
+                        # every 5 minutes, pymilvus pings every 10 s even when idle: the
+                        # server answers "too_many_pings" and gRPC prints it on stderr
+                        # in the middle of a chat. The engine is in this process: no pings.
+                        self._client = pymilvus.MilvusClient(
+                            uri=self._lite_path,
+                            grpc_options={
+                                "grpc.keepalive_time_ms": 300_000,
+                                "grpc.keepalive_permit_without_calls": False,
+                            },
+                        )
                 except Exception as error:
                     hint = (
                         "Check [vector_store] uri and RAGQA_VECTOR_STORE__TOKEN, and that the "
