@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from corpus.documents import Chunk, Document
+from corpus.documents import Chunk, Document, Location, LocationKind
 from corpus.errors import (
     ConfigError,
     IndexCorruptError,
@@ -77,6 +77,7 @@ _CHUNK_FIELDS = [
     "text",
     "text_key",
     "terms",
+    "locations",
 ]
 _DOC_FIELDS = ["key", "kind", "doc_id", "part", "title", "source_path", "content_hash", "body"]
 
@@ -119,6 +120,27 @@ def terms_of(texts: Sequence[str]) -> list[list[str]]:
 
 def _quoted(values: Sequence[str]) -> str:
     return json.dumps(list(values), ensure_ascii=False)
+
+
+def _dump_locations(locations: Sequence[Location]) -> str:
+    """Locations as stored, the chunk store's form: ``[[start, kind, label], ...]``.
+
+    >>> _dump_locations([Location(0, "page", "page 1")])
+    '[[0, "page", "page 1"]]'
+    """
+    return json.dumps([[m.start, m.kind.value, m.label] for m in locations], ensure_ascii=False)
+
+
+def _load_locations(saved: str, where: str) -> tuple[Location, ...]:
+    try:
+        return tuple(
+            Location(int(start), LocationKind(kind), str(label))
+            for start, kind, label in json.loads(saved or "[]")
+        )
+    except (ValueError, TypeError) as error:
+        raise IndexCorruptError(
+            f"{where} holds unreadable locations ({error}). Rebuild the index with `ragqa index`."
+        ) from error
 
 
 def _parts(text: str) -> list[str]:
@@ -352,8 +374,7 @@ class MilvusStore:
                 found[row["chunk_id"]] = row
         return found
 
-    @staticmethod
-    def _to_chunk(row: Mapping[str, Any]) -> Chunk:
+    def _to_chunk(self, row: Mapping[str, Any]) -> Chunk:
         return Chunk(
             row["chunk_id"],
             row["doc_id"],
@@ -362,6 +383,7 @@ class MilvusStore:
             int(row["start"]),
             int(row["end"]),
             row["text"],
+            _load_locations(row["locations"], f"{self.location}, chunk {row['chunk_id']}"),
         )
 
     def chunks(self, chunk_ids: Sequence[str]) -> list[Chunk]:
@@ -409,11 +431,12 @@ class MilvusStore:
     def _doc_rows(
         self, collection: str, doc_ids: Sequence[str], fields: list[str]
     ) -> Iterator[dict[str, Any]]:
-        """The text parts of these documents (a part holds 16,000 characters)."""
+        """The text parts of these documents (a part holds 16,000 characters)
+        and of their locations (kind ``loc``)."""
         for start in range(0, len(doc_ids), 20):
             yield from self.client.query(
                 collection,
-                filter=f'kind == "doc" and doc_id in {_quoted(doc_ids[start : start + 20])}',
+                filter=f'kind in ["doc", "loc"] and doc_id in {_quoted(doc_ids[start : start + 20])}',
                 output_fields=fields,
                 limit=_QUERY_WINDOW,
             )
@@ -442,12 +465,16 @@ class MilvusStore:
         def run(live: _Live) -> list[Document]:
             wanted = [e.doc_id for e in live.entries] if doc_ids is None else list(doc_ids)
             parts: dict[str, list[dict[str, Any]]] = {}
+            marks: dict[str, list[dict[str, Any]]] = {}
             for row in self._doc_rows(live.docs, wanted, _DOC_FIELDS):
-                parts.setdefault(row["doc_id"], []).append(row)
+                (parts if row["kind"] == "doc" else marks).setdefault(row["doc_id"], []).append(row)
             documents = []
             for doc_id, rows in parts.items():
                 rows.sort(key=lambda r: int(r["part"]))
                 first = rows[0]
+                saved = "".join(
+                    r["body"] for r in sorted(marks.get(doc_id, []), key=lambda r: int(r["part"]))
+                )
                 documents.append(
                     Document(
                         doc_id,
@@ -455,6 +482,7 @@ class MilvusStore:
                         first["source_path"],
                         "".join(r["body"] for r in rows),
                         first["content_hash"],
+                        _load_locations(saved, f"{self.location}, document {doc_id}"),
                     )
                 )
             return sorted(documents, key=lambda d: d.title)
@@ -583,6 +611,7 @@ class MilvusWriter:
         schema.add_field("text", DataType.VARCHAR, max_length=65535)
         schema.add_field("text_key", DataType.VARCHAR, max_length=64)
         schema.add_field("terms", DataType.VARCHAR, max_length=65535, enable_analyzer=True)
+        schema.add_field("locations", DataType.VARCHAR, max_length=65535)
         schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dimension)
         schema.add_function(
@@ -687,6 +716,7 @@ class MilvusWriter:
                     "text": chunk.text,
                     "text_key": text_key(text),
                     "terms": " ".join(terms),
+                    "locations": _dump_locations(chunk.locations),
                     "vector": np.asarray(vector, dtype=np.float32).tolist(),
                 }
             )
@@ -700,6 +730,10 @@ class MilvusWriter:
                 doc_rows.append(
                     self._doc_row("doc", document.doc_id, number, body, document=document)
                 )
+            if document.locations:
+                saved = _dump_locations(document.locations)
+                for number, body in enumerate(_parts(saved)):
+                    doc_rows.append(self._doc_row("loc", document.doc_id, number, body))
         self._insert(self.docs, doc_rows)
 
     @staticmethod

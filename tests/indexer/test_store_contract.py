@@ -323,3 +323,26 @@ def test_milvus_finds_what_faiss_finds_with_the_real_embedder(
         assert top.chunk == Retriever(faiss, real_embedder).run(question, 1)[0].chunk
     milvus.close()
     faiss.close()
+
+
+def test_locations_survive_the_store(open_store: OpenStore) -> None:
+    """Citations say where they point: document and chunk locations come back."""
+    from corpus.documents import Document, Location, locations_within
+
+    text = " ".join(f"Sentence {i} about scooters and page turns." for i in range(60))
+    middle = text.index("Sentence 30")
+    document = Document(
+        "paged",
+        "Paged report",
+        "/collection/paged.pdf",
+        text,
+        locations=(Location(0, "page", "page 1"), Location(middle, "page", "page 2")),
+    )
+    build(open_store(), [document, make_document(1)])
+    store = open_store()
+    assert store.document("paged") == document
+    chunks = [c for c in store.all_chunks() if c.doc_id == "paged"]
+    assert len(chunks) > 2
+    for chunk in chunks:
+        assert chunk.locations == locations_within(document.locations, chunk.start, chunk.end)
+    assert {m.label for c in chunks for m in c.locations} == {"page 1", "page 2"}
