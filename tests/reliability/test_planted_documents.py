@@ -148,7 +148,7 @@ def from_planted_page(citation) -> bool:
 
 def test_the_planted_page_is_indexed_with_its_order(pipeline: Pipeline) -> None:
     """The page is data like any other: indexed whole, the order included."""
-    page = next(d for d in pipeline.index.store.documents() if d.title == PLANTED_TITLE)
+    page = next(d for d in pipeline.store.documents() if d.title == PLANTED_TITLE)
     assert ORDER in page.text
 
 

@@ -67,7 +67,7 @@ def test_ask_names_documents_never_server_paths(client, real_ui_server) -> None:
         assert citation["document"] and citation["file"] == Path(citation["file"]).name
         assert citation["file"].endswith(".txt")
     server_paths = {
-        str(Path(d.source_path).parent) for d in real_ui_server.pipeline.index.store.documents()
+        str(Path(d.source_path).parent) for d in real_ui_server.pipeline.store.documents()
     } | {str(real_ui_server.uploads_dir.parent), str(Path.cwd()), str(Path.home())}
     for text in _strings(result):
         assert not any(path in text for path in server_paths), text

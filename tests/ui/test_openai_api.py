@@ -62,7 +62,7 @@ def ask(question: str = QUESTION, **extra) -> dict:
 
 
 def document_text(pipeline: Pipeline, title: str) -> str:
-    matches = [d.text for d in pipeline.index.store.documents() if d.title == title]
+    matches = [d.text for d in pipeline.store.documents() if d.title == title]
     assert len(matches) == 1, f"no single document titled {title!r}"
     return matches[0]
 
