@@ -56,8 +56,8 @@ EMBEDDING_MODEL = "benchmark/generated-vectors"
 def chunk_text(row: int, rng: np.random.Generator) -> str:
     """A dozen words: three shared by a topic, the rest from a 20k-word vocabulary.
 
-    >>> chunk_text(7, np.random.default_rng(0)).split()[:3]
-    ['topic7a', 'topic7b', 'topic7c']
+    >>> chunk_text(120, np.random.default_rng(0)).split()[:3]
+    ['topic2a', 'topic2b', 'topic2c']
     """
     topic = row // CHUNKS_PER_DOCUMENT
     words = [f"word{w}" for w in rng.integers(0, 20_000, 9)]

@@ -152,6 +152,9 @@ class Pipeline:
     # --- asking ---------------------------------------------------------
     def answerer(self, backend: str | None = None) -> Answerer:
         store = self.store
+        # Read from the store first: a missing or damaged index is reported
+        # before any model loads.
+        term_statistics = store.term_statistics()
         retriever = Retriever(
             store,
             self.embedder,
@@ -168,7 +171,7 @@ class Pipeline:
             self.embedder,
             self.config.answer,
             self._sentence_vectors,
-            term_statistics=store.term_statistics(),
+            term_statistics=term_statistics,
         )
 
     def ask(
@@ -194,6 +197,7 @@ class Pipeline:
         return self.answerer(backend).stream(question, top_k=top_k, retrieval_query=retrieval_query)
 
     def retrieve(self, query: str, top_k: int = 10) -> list[Hit]:
+        self.store.count()  # a missing or damaged index is reported before any model loads
         return Retriever(
             self.store,
             self.embedder,

@@ -407,12 +407,12 @@ DISK_FULL = [
         id="faiss",
     ),
     pytest.param(
-        "indexer.builder.write_chunk_store",
+        "indexer.local_store.write_chunk_store",
         sqlite3.OperationalError("database or disk is full"),
         id="sqlite",
     ),
     pytest.param(
-        "indexer.builder.build_keyword_index",
+        "indexer.local_store.build_keyword_index",
         OSError(errno.ENOSPC, "No space left on device", "/idx/bm25/vocab.index.json"),
         id="bm25",
     ),
@@ -446,7 +446,7 @@ def test_a_folder_that_cannot_be_written_is_reported_and_cleaned(
     build(make_documents(2), index_dir)
     before = sorted(p.name for p in index_dir.iterdir())
     denied = PermissionError(errno.EACCES, "Permission denied", str(index_dir / "x"))
-    monkeypatch.setattr("indexer.builder.build_keyword_index", _raise(denied))
+    monkeypatch.setattr("indexer.local_store.build_keyword_index", _raise(denied))
     with pytest.raises(IndexWriteError, match=r"Could not write the index at .*Permission denied"):
         build(make_documents(5), index_dir)
     assert sorted(p.name for p in index_dir.iterdir()) == before
@@ -458,7 +458,7 @@ def test_an_interrupted_build_removes_its_partial_generation(
     index_dir = tmp_path / "index"
     build(make_documents(2), index_dir)
     before = sorted(p.name for p in index_dir.iterdir())
-    monkeypatch.setattr("indexer.builder.build_keyword_index", _raise(KeyboardInterrupt()))
+    monkeypatch.setattr("indexer.local_store.build_keyword_index", _raise(KeyboardInterrupt()))
     with pytest.raises(KeyboardInterrupt):
         build(make_documents(5), index_dir)
     assert sorted(p.name for p in index_dir.iterdir()) == before
