@@ -95,11 +95,11 @@ def test_the_picker_switches_collections_and_uploads_go_to_the_one_shown(
         note.write_text("The Quillport ferry leaves at seven every morning.\n", encoding="utf-8")
         page.locator("#upload input[type=file]").set_input_files(str(note))
         expect(page.locator("#upload-status")).to_contain_text("Added", timeout=60_000)
-        titles = {d.title for d in collections.pipeline("harbour").index.store.documents()}
+        titles = {d.title for d in collections.pipeline("harbour").store.documents()}
         assert "ferry timetable" in {t.lower() for t in titles}
         assert not any(
             "ferry" in d.title.lower()
-            for d in collections.pipeline("default").index.store.documents()
+            for d in collections.pipeline("default").store.documents()
         )
         page.screenshot(path=str(artifacts_dir / "ui-collections.png"), full_page=True)
     finally:
