@@ -98,8 +98,7 @@ def test_the_picker_switches_collections_and_uploads_go_to_the_one_shown(
         titles = {d.title for d in collections.pipeline("harbour").store.documents()}
         assert "ferry timetable" in {t.lower() for t in titles}
         assert not any(
-            "ferry" in d.title.lower()
-            for d in collections.pipeline("default").store.documents()
+            "ferry" in d.title.lower() for d in collections.pipeline("default").store.documents()
         )
         page.screenshot(path=str(artifacts_dir / "ui-collections.png"), full_page=True)
     finally:
