@@ -140,6 +140,7 @@ class IndexBuilder:
             vectors, n_embedded = self._vectors(writer, new_chunks, show_progress)
             writer.delete_documents(removed_ids)
             writer.upsert(staged, new_chunks, vectors)
+            del vectors  # the writer holds its own copy; do not keep two through the commit
             description = writer.commit(chunking=asdict(self.chunking), order=ids)
         n_chunks = int(description["n_chunks"])
         return BuildReport(
