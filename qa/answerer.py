@@ -157,6 +157,21 @@ def asks_about_the_assistant(question: str) -> bool:
     return bool(_ABOUT_THE_ASSISTANT.search(question))
 
 
+_MEASURE = re.compile(
+    r"\bhow\s+(old|many|much|long|far|big|tall|large|often|soon)\b", re.IGNORECASE
+)
+
+
+def _measure_words(question: str) -> list[str]:
+    """The words of "how old / many / much ..." phrases: they name the kind
+    of answer, not what it is about.
+
+    >>> _measure_words("How old was Lei Jun when he founded Xiaomi? How many children?")
+    ['old', 'many']
+    """
+    return [match.group(1).casefold() for match in _MEASURE.finditer(question)]
+
+
 def _abstain_reason(features: AbstentionFeatures) -> str:
     if features.invented:
         return "the draft named things or numbers that no passage holds"
@@ -405,11 +420,15 @@ class Answerer:
         ranked = rank(with_draft(evidence, draft, question), self.weights)
         best = next(s for s in ranked if s.trusted)  # stream() abstains when none is
         passage_terms: set[str] = set().union(*(stems(p) for p in passages))
+        # The judge does not ask the passages to hold the word of a "how old /
+        # many / much" phrase: it names the kind of answer ("40"), not its subject.
+        measure = stems(" ".join(_measure_words(question)))
+        judged = {t: w for t, w in terms.items() if t not in measure}
         features = AbstentionFeatures(
             retrieval=max((h.dense_score or 0.0) for h in hits),
             evidence=best.similarity,
-            coverage=term_coverage(terms, passage_terms),
-            sentence=best.coverage,
+            coverage=term_coverage(judged, passage_terms),
+            sentence=term_coverage(judged, stems(best.sentence.text)),
             context=best.context,
             answer_type=best.answer_type,
             draft=best.draft,

@@ -8,19 +8,12 @@ from qa.normalise import mentions
 
 pytestmark = pytest.mark.integration
 
-# Known misses, measured on 2026-11-23 (see README "Answer quality"), kept as
+# Known misses, measured on 2026-12-02 (see README "Answer quality"), kept as
 # non-strict xfails so that a fix shows up as XPASS.
 RETRIEVAL_MISS = pytest.mark.xfail(
     strict=False,
     reason="the five chunks retrieved all come from the essay, not the biography that holds "
-    "the year; the draft then invents one (2016) and the system abstains",
-)
-
-DRAFT_INVENTS_A_YEAR = pytest.mark.xfail(
-    strict=False,
-    reason="the right sentence ranks first (coverage 1.0, year present), but the draft says "
-    "'The answer is 2017.', a year no passage holds, and the fitted abstention model weighs "
-    "that invented year above everything else",
+    "the year, and the system abstains",
 )
 
 ANSWERABLE = [
@@ -28,9 +21,8 @@ ANSWERABLE = [
     ("Where was Lei Jun born?", "Xiantao"),
     ("In which year was Lei Jun born?", "1969"),
     ("Which university did Lei Jun attend?", "Wuhan University"),
-    pytest.param(
-        "In what year did Lei Jun become CEO of Kingsoft?", "1998", marks=DRAFT_INVENTS_A_YEAR
-    ),
+    # Answered since drafts stopped voting (a draft said "The answer is 2017.").
+    ("In what year did Lei Jun become CEO of Kingsoft?", "1998"),
     pytest.param("In what year was Xiaomi founded?", "2010", marks=RETRIEVAL_MISS),
     ("Which book inspired Lei Jun in his youth?", "Fire in the Valley"),
     ("What did Lei Jun study at university?", "computer science"),
