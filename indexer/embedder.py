@@ -27,6 +27,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import uuid
 import warnings
 from collections.abc import Sequence
@@ -39,6 +40,7 @@ import numpy as np
 from corpus.errors import ConfigError
 
 logger = logging.getLogger(__name__)
+_EXPORTING = threading.Lock()
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 EMBEDDING_BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
@@ -313,8 +315,9 @@ class OnnxEmbedder(_EmbedderBase):
         cache_dir = Path(self.config.cache_dir).expanduser() if self.config.cache_dir else None
         quantized = self.config.backend == "onnx-int8"
         path = onnx_cache_path(model_dir, cache_dir or _default_cache_dir(), quantized=quantized)
-        if not path.is_file():
-            export_onnx(model_dir, path, quantized=quantized)
+        with _EXPORTING:  # torch's exporter is not re-entrant: one export at a time
+            if not path.is_file():
+                export_onnx(model_dir, path, quantized=quantized)
 
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = self.config.threads

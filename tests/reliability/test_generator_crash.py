@@ -25,7 +25,7 @@ from qa.supervised_generator import SupervisedGenerator
 from tests.fakes import HashEmbedder
 from tests.generator_workers import COMMAND
 from tests.ui.conftest import running_app
-from tests.ui.test_browser import ask, browser  # noqa: F401 (the fixture)
+from tests.ui.test_browser import ask
 
 CRASHING_QUESTION = "When did Lei Jun found Xiaomi? SEGFAULT"
 QUESTION = "When did Lei Jun found Xiaomi?"
@@ -62,7 +62,7 @@ def crash_server(tmp_path_factory: pytest.TempPathFactory):
 @pytest.mark.browser
 @pytest.mark.integration
 def test_chat_window_survives_a_segfault_and_keeps_the_conversation(
-    browser,  # noqa: F811
+    browser,
     crash_server,
     artifacts_dir,
 ) -> None:

@@ -15,7 +15,6 @@ from indexer.builder import IndexBuilder
 from qa.collections import CollectionPipelines
 from tests.fakes import HashEmbedder
 from tests.ui.conftest import Server, fake_pipeline, running_app
-from tests.ui.test_browser import browser  # noqa: F401 (the fixture)
 
 HARBOUR = "The harbour of Quillport froze every winter until 1998, when the new breakwater opened."
 
@@ -67,7 +66,7 @@ def test_ask_endpoint_takes_a_collection(served) -> None:
 @pytest.mark.browser
 @pytest.mark.integration
 def test_the_picker_switches_collections_and_uploads_go_to_the_one_shown(
-    browser,  # noqa: F811 (the fixture)
+    browser,
     served,
     tmp_path: Path,
     artifacts_dir: Path,

@@ -11,29 +11,14 @@ from pathlib import Path
 import pytest
 
 from qa.pipeline import Pipeline
+from tests.conftest import TIMEOUT_MS
 from tests.ui.conftest import Server, running_app
-from tests.ui.test_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
 from ui.auth import set_password
 from ui.config import UiConfig
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "browser-login-pw-7"
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator:
-    if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (installs Debian's chromium).")
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=TIMEOUT_MS)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, timeout=TIMEOUT_MS
-        )
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -45,10 +30,10 @@ def guarded(tmp_path: Path, pipeline: Pipeline) -> Iterator[Server]:
         yield server
 
 
-def test_login_page_then_the_chat(chromium, guarded: Server, artifacts_dir: Path) -> None:
+def test_login_page_then_the_chat(browser, guarded: Server, artifacts_dir: Path) -> None:
     from playwright.sync_api import expect
 
-    context = chromium.new_context(viewport={"width": 1200, "height": 900})
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
     page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     try:
