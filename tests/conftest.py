@@ -60,6 +60,30 @@ def real_pipeline(default_index_dir, real_embedder, real_generator):
     )
 
 
+SCRIPTED_REPLY = "Lei Jun founded Xiaomi in 2010 [1]."
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """For driving ``ragqa.cli.main`` in-process: a clean environment with the
+    data folder in ``tmp_path`` and the fake models; returns the data folder."""
+    import qa.pipeline
+    from tests.fakes import HashEmbedder, ScriptedGenerator
+
+    for name in list(os.environ):
+        if name.startswith("RAGQA_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("RAGQA_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("RAGQA_EMBEDDER__MODEL", HashEmbedder.model_name)
+    monkeypatch.setattr(qa.pipeline, "make_embedder", lambda config=None: HashEmbedder())
+    monkeypatch.setattr(
+        qa.pipeline, "make_generator", lambda config=None: ScriptedGenerator(SCRIPTED_REPLY)
+    )
+    return data_dir
+
+
 @pytest.fixture
 def artifacts_dir() -> Path:
     ARTIFACTS_DIR.mkdir(exist_ok=True)

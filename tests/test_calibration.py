@@ -10,7 +10,7 @@ import pytest
 
 from qa.abstention import AbstentionFeatures, AbstentionModel
 from ragqa.calibration import cross_validate, fit_model
-from tests.test_cli import assert_user_error, built_index, env, run  # noqa: F401 (fixtures)
+from tests.test_cli import assert_user_error, built_index, run  # noqa: F401 (built_index is a fixture)
 
 
 def _features(answerable: bool, rng: random.Random) -> AbstentionFeatures:
@@ -103,7 +103,7 @@ def test_calibrate_says_when_every_unanswerable_question_was_decided_before_the_
 
 
 def test_calibrate_refuses_an_unreadable_file(
-    env: Path,  # noqa: F811
+    env: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -151,7 +151,7 @@ def test_calibrate_writes_a_model_the_answerer_can_load(
     ],
 )
 def test_calibrate_refuses_bad_settings(
-    env: Path,  # noqa: F811
+    env: Path,
     tmp_path: Path,
     flag: str,
     value: str,

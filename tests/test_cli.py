@@ -26,30 +26,12 @@ from indexer.manifest import MANIFEST_FILE
 from indexer.saved_index import SavedIndex
 from qa.answerer import MAX_QUESTION_CHARS
 from ragqa.cli import DEFAULT_MAX_QUESTION_CHARS, build_parser, main
-from tests.fakes import HashEmbedder, ScriptedGenerator
+from tests.fakes import HashEmbedder
 
 GOOD_TEXT = (
     "Lei Jun founded Xiaomi in 2010. He was born in Xiantao, Hubei, in 1969. "
     "He studied computer science at Wuhan University.\n"
 )
-SCRIPTED_REPLY = "Lei Jun founded Xiaomi in 2010 [1]."
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A clean environment with the data folder in ``tmp_path`` and fake models."""
-    for name in list(os.environ):
-        if name.startswith("RAGQA_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    data_dir = tmp_path / "data"
-    monkeypatch.setenv("RAGQA_DATA_DIR", str(data_dir))
-    monkeypatch.setenv("RAGQA_EMBEDDER__MODEL", HashEmbedder.model_name)
-    monkeypatch.setattr(qa.pipeline, "make_embedder", lambda config=None: HashEmbedder())
-    monkeypatch.setattr(
-        qa.pipeline, "make_generator", lambda config=None: ScriptedGenerator(SCRIPTED_REPLY)
-    )
-    return data_dir
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ragqa.settings import load_settings
-from tests.test_cli import assert_user_error, env, make_folder, run  # noqa: F401 (fixture)
+from tests.test_cli import assert_user_error, make_folder, run
 
 PAPERS = {
     "a.txt": "The harbour froze every winter until 1998.\n",
@@ -17,7 +17,7 @@ PAPERS = {
 
 
 def test_collections_are_indexed_listed_asked_and_deleted(
-    env: Path,  # noqa: F811
+    env: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -50,7 +50,7 @@ def test_collections_are_indexed_listed_asked_and_deleted(
     )
 
 
-def test_bad_collection_arguments_are_user_errors(env: Path, capsys) -> None:  # noqa: F811
+def test_bad_collection_arguments_are_user_errors(env: Path, capsys) -> None:
     assert_user_error(run(capsys, "ask", "Who?", "--collection", "../etc"), "not a collection name")
     assert_user_error(
         run(capsys, "ask", "Who?", "--collection", "a", "--index-dir", str(env / "x")),

@@ -12,39 +12,15 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-import qa.pipeline
 from corpus.documents import location_at
 from indexer.saved_index import SavedIndex
-from ragqa.cli import main
 from tests.corpus.test_loaders import make_pdf
-from tests.fakes import HashEmbedder, ScriptedGenerator
-
-REPLY = "Lei Jun founded Xiaomi in 2010 [1]."
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A clean environment with the data folder in ``tmp_path`` and fake models."""
-    for name in list(os.environ):
-        if name.startswith("RAGQA_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("RAGQA_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("RAGQA_EMBEDDER__MODEL", HashEmbedder.model_name)
-    monkeypatch.setattr(qa.pipeline, "make_embedder", lambda config=None: HashEmbedder())
-    monkeypatch.setattr(qa.pipeline, "make_generator", lambda config=None: ScriptedGenerator(REPLY))
-    return tmp_path / "data"
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+from tests.fakes import HashEmbedder
+from tests.test_cli import run
 
 
 def index_folder(

@@ -40,6 +40,7 @@ from qa.normalise import mentions
 from qa.pipeline import Pipeline, PipelineConfig
 from qa.types import Answer
 from ragqa.cli import main
+from tests.reliability.asking import cached_asker
 from ui import render
 
 pytestmark = pytest.mark.integration
@@ -84,18 +85,6 @@ def index_with_page(tmp_path_factory: pytest.TempPathFactory, page: str, embedde
     index_dir = tmp_path_factory.mktemp("planted-index") / "index"
     Pipeline(PipelineConfig(index_dir=index_dir), embedder=embedder).build_index([folder])
     return index_dir
-
-
-def cached_asker(pipeline: Pipeline) -> Callable[[str], Answer]:
-    """``pipeline.ask``, once per question."""
-    answers: dict[str, Answer] = {}
-
-    def cached(question: str) -> Answer:
-        if question not in answers:
-            answers[question] = pipeline.ask(question)
-        return answers[question]
-
-    return cached
 
 
 @pytest.fixture(scope="module")

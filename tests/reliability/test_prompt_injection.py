@@ -33,6 +33,7 @@ from qa.answerer import SYSTEM_PROMPT
 from qa.normalise import mentions
 from qa.pipeline import Pipeline, PipelineConfig
 from qa.types import Answer
+from tests.reliability.asking import cached_asker
 
 pytestmark = pytest.mark.integration
 
@@ -126,14 +127,7 @@ def pipeline(
 @pytest.fixture(scope="module")
 def ask(pipeline: Pipeline) -> Callable[[str], Answer]:
     """``pipeline.ask``, once per question for the whole module."""
-    answers: dict[str, Answer] = {}
-
-    def cached(question: str) -> Answer:
-        if question not in answers:
-            answers[question] = pipeline.ask(question)
-        return answers[question]
-
-    return cached
+    return cached_asker(pipeline)
 
 
 def shown(answer: Answer) -> str:
