@@ -75,9 +75,9 @@ SYSTEM_PROMPT = (
 
 @dataclass(frozen=True)
 class AnswerConfig:
-    """Answering settings; thresholds are cosine similarities."""
+    """Answering settings; thresholds are cosine similarities. How many
+    passages are retrieved is the retrieval settings' ``top_k``."""
 
-    top_k: int = 5
     evidence_sentences: int = 4
     evidence_hits: int = 5
     max_new_tokens: int = 48
@@ -315,7 +315,7 @@ class Answerer:
             if retrieval_query
             else question
         )
-        hits = self.retriever.run(query, top_k=top_k or self.config.top_k)
+        hits = self.retriever.run(query, top_k=top_k)  # None: the retrieval settings' top_k
         retrieved = time.perf_counter()
         timings = {"retrieve_ms": (retrieved - started) * 1000}
 

@@ -526,7 +526,7 @@ def _settings(pipeline: Pipeline) -> dict[str, Any]:
         "generator_backend": config.generator.backend,
         "retrieval": asdict(config.retrieval),
         "rerank": asdict(config.rerank),
-        "answer_top_k": config.answer.top_k,
+        "top_k": config.retrieval.top_k,
     }
 
 

@@ -504,3 +504,14 @@ def test_index_and_ask_with_the_milvus_store(
         chunk = store.chunk(citation["chunk_id"])
         assert chunk is not None and chunk.text[: len(citation["text"])] in GOOD_TEXT
     assert (env / "index" / "milvus.db").exists()
+
+
+def test_the_retrieval_top_k_setting_is_what_answers_use(
+    env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert run(capsys, "index")[0] == 0
+    monkeypatch.setenv("RAGQA_RETRIEVAL__TOP_K", "8")
+    code, out, _ = run(capsys, "ask", "When was Lei Jun born?", "--json")
+    assert code == 0 and len(json.loads(out)["retrieved"]) == 8
+    code, out, _ = run(capsys, "ask", "When was Lei Jun born?", "--json", "--top-k", "3")
+    assert code == 0 and len(json.loads(out)["retrieved"]) == 3

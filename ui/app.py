@@ -162,7 +162,7 @@ class ChatWindow:
 
     # --- asking ---------------------------------------------------------
     def _top_k(self, top_k: float | None) -> int:
-        default = self.pipeline.config.answer.top_k
+        default = self.pipeline.config.retrieval.top_k
         return max(1, min(MAX_TOP_K, int(top_k))) if top_k else default
 
     @staticmethod
@@ -542,7 +542,7 @@ def build_app(
                     top_k = gr.Slider(
                         1,
                         MAX_TOP_K,
-                        value=pipeline.config.answer.top_k,
+                        value=pipeline.config.retrieval.top_k,
                         step=1,
                         label="Passages to retrieve",
                         elem_id="top-k",

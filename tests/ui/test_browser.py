@@ -136,7 +136,7 @@ def test_follow_up_settings_and_examples(page, real_ui_server) -> None:
     page.locator("#scores").get_by_label("Show retrieval scores").check()
     expect(page.locator("#sources label").first).to_contain_text("(score ")
     config = real_ui_server.pipeline.config
-    expect(page.locator("#top-k input[type=number]")).to_have_value(str(config.answer.top_k))
+    expect(page.locator("#top-k input[type=number]")).to_have_value(str(config.retrieval.top_k))
     # No drafts by default, so no generator to choose.
     expect(page.locator("#backend")).to_be_hidden()
 
