@@ -177,12 +177,14 @@ def running_ragqa_ui(
     *,
     cwd: Path | None = None,
     timeout_s: float = 240.0,
+    log: Path | None = None,
 ) -> Iterator[RunningUi]:
     """Start ``ragqa ui --port P ARGUMENTS`` as a person would, wait until its
-    page is served, and stop it (SIGINT, then kill) when the block ends."""
+    page is served, and stop it (SIGINT, then kill) when the block ends. Its
+    output goes to ``log`` when given (to read afterwards), else it is dropped."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
-    with tempfile.TemporaryFile() as output:
+    with log.open("w+b") if log is not None else tempfile.TemporaryFile() as output:
         started = time.perf_counter()
         child = subprocess.Popen(
             [*ragqa_command(), "ui", "--port", str(port), *arguments],

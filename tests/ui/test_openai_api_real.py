@@ -4,58 +4,19 @@
 from __future__ import annotations
 
 import shutil
-import signal
-import subprocess
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import openai
 import pytest
 
-from benchmarks._common import child_env, free_port, ragqa_command
+from benchmarks._common import child_env, running_ragqa_ui
 from ui.openai_api import DEFAULT_MODEL
 
 pytestmark = pytest.mark.integration
 
 KEY = "real-api-key-0123456789abcdef"
 PASSWORD = "real-login-pw-0123"
-
-
-@contextmanager
-def ragqa_ui(env: dict[str, str], cwd: Path, log: Path, timeout_s: float = 240) -> Iterator[str]:
-    """``ragqa ui --verbose`` in a child process writing to ``log``; yields its URL once served."""
-    url = f"http://127.0.0.1:{free_port()}/"
-    with log.open("wb") as output:
-        child = subprocess.Popen(
-            [*ragqa_command(), "ui", "--verbose", "--port", url.rsplit(":", 1)[1].strip("/")],
-            env=env,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + timeout_s
-            while True:
-                assert child.poll() is None, f"ragqa ui exited: {log.read_text()[-2000:]}"
-                try:
-                    if httpx.get(url, timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, f"ragqa ui did not serve {url}"
-                time.sleep(0.2)
-            yield url
-        finally:
-            child.send_signal(signal.SIGINT)
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
 
 
 def test_ragqa_ui_serves_the_openai_api_and_the_login(
@@ -69,7 +30,8 @@ def test_ragqa_ui_serves_the_openai_api_and_the_login(
         GRADIO_TEMP_DIR=str(tmp_path / "gradio"),
     )
     log = tmp_path / "ragqa-ui.log"
-    with ragqa_ui(env, tmp_path, log) as url:
+    with running_ragqa_ui(["--verbose"], env, cwd=tmp_path, log=log) as running:
+        url = running.url
         with pytest.raises(openai.AuthenticationError):
             openai.OpenAI(base_url=url + "v1", api_key="wrong-key-0123456789").models.list()
         client = openai.OpenAI(base_url=url + "v1", api_key=KEY, max_retries=0, timeout=240)
