@@ -47,8 +47,7 @@ STAGES = ("retrieve_ms", "generate_ms", "ground_ms")
 def run_backend(
     pipeline: Any, backend: str, questions: list[dict[str, Any]], label: str = ""
 ) -> dict[str, Any]:
-    from qa.answerer import Token
-    from qa.types import Answer
+    from qa.types import Answer, Token
 
     started = time.perf_counter()
     if pipeline.config.answer.draft:

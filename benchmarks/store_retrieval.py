@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     from indexer.embedder import make_embedder
     from qa.evaluation import clean_question, evidence_rank, load_questions, reciprocal_rank
     from qa.reranker import make_reranker
-    from qa.retriever import Retriever
+    from qa.retriever import make_retriever
+    from qa.types import Query
     from ragqa.settings import load_settings
 
     questions = [q for q in load_questions(args.questions) if q.answerable and q.evidence]
@@ -67,14 +69,16 @@ def main(argv: list[str] | None = None) -> int:
         if not pipeline.index_exists():
             log(f"{kind}: indexing the default collection")
             pipeline.build_index(None)
-        retriever = Retriever(
-            pipeline.store, embedder, settings.retrieval, make_reranker(settings.rerank, embedder)
-        )
+        reranker = make_reranker(settings.rerank, embedder)
         for mode in MODES:
             log(f"{kind}: {mode}")
+            retriever = make_retriever(
+                pipeline.store, replace(settings.retrieval, mode=mode), reranker
+            )
             ranks, ids = [], []
             for question in questions:
-                hits = retriever.run(clean_question(question.question), DEPTH, mode)
+                query = Query.embed(clean_question(question.question), embedder)
+                hits = retriever.run(query, DEPTH)
                 ids.append([h.chunk.chunk_id for h in hits])
                 ranks.append(evidence_rank([h.chunk.text for h in hits], question.evidence))
             rankings[(kind, mode)] = ids

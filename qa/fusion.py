@@ -1,9 +1,16 @@
-"""Pure scoring functions for combining and rescoring ranked lists."""
+"""Combining the dense and keyword candidate lists of hybrid search.
+
+The maths are pure functions (:func:`reciprocal_rank_fusion`,
+:func:`weighted_fusion`); the :class:`Joiner` classes wrap them as the
+retriever's joining stage, chosen by :func:`make_joiner`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from typing import TypeVar
+from typing import Protocol, TypeVar
+
+from corpus.errors import ConfigError
 
 K = TypeVar("K", bound=Hashable)
 
@@ -55,3 +62,58 @@ def weighted_fusion(
         i: dense_weight * dense_n.get(i, 0.0) + (1.0 - dense_weight) * keyword_n.get(i, 0.0)
         for i in ids
     }
+
+
+FUSION_METHODS = ("rrf", "weighted")
+
+
+class Joiner(Protocol):
+    """Joins the dense and keyword candidates (chunk id to score, best first)
+    into one scored set; higher is better."""
+
+    def run(self, dense: Mapping[str, float], keyword: Mapping[str, float]) -> dict[str, float]: ...
+
+
+def _best_first(scores: Mapping[str, float]) -> list[str]:
+    return sorted(scores, key=scores.__getitem__, reverse=True)
+
+
+class ReciprocalRankJoiner:
+    """Reciprocal rank fusion: only the ranks count, not the scores' scales.
+
+    >>> ReciprocalRankJoiner(k=1).run({"a": 0.9, "b": 0.1}, {"b": 7.0})
+    {'a': 0.5, 'b': 0.8333333333333333}
+    """
+
+    def __init__(self, k: int = 60) -> None:
+        if k < 1:
+            raise ConfigError(f"rrf_k must be at least 1. Currently it is {k}")
+        self.k = k
+
+    def run(self, dense: Mapping[str, float], keyword: Mapping[str, float]) -> dict[str, float]:
+        return reciprocal_rank_fusion([_best_first(dense), _best_first(keyword)], k=self.k)
+
+
+class WeightedJoiner:
+    """A convex combination of the min-max-normalised scores.
+
+    >>> WeightedJoiner(dense_weight=1.0).run({"a": 0.9, "b": 0.1}, {"b": 7.0})
+    {'a': 1.0, 'b': 0.0}
+    """
+
+    def __init__(self, dense_weight: float = 0.5) -> None:
+        if not 0.0 <= dense_weight <= 1.0:
+            raise ConfigError(f"dense_weight must be in [0, 1]. Currently it is {dense_weight}")
+        self.dense_weight = dense_weight
+
+    def run(self, dense: Mapping[str, float], keyword: Mapping[str, float]) -> dict[str, float]:
+        return weighted_fusion(dense, keyword, self.dense_weight)
+
+
+def make_joiner(method: str, *, rrf_k: int = 60, dense_weight: float = 0.5) -> Joiner:
+    """The joiner named by the retrieval settings' ``fusion``."""
+    if method == "rrf":
+        return ReciprocalRankJoiner(rrf_k)
+    if method == "weighted":
+        return WeightedJoiner(dense_weight)
+    raise ConfigError(f"Unknown fusion {method!r}; choose one of {FUSION_METHODS}")

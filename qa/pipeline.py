@@ -1,13 +1,19 @@
 """The whole question-answering pipeline behind one object.
 
-:class:`Pipeline` owns the models (loaded once, lazily) and the index
-location, and offers the three things the CLI and the chat window do:
-index documents, ask a question, and look a document up. It takes a
-:class:`PipelineConfig` made of each stage's own settings.
+:class:`Pipeline` owns the models and the stages (each built once, on first
+use) and the index location, and offers the three things the CLI, the chat
+window and the API do: index documents, ask a question, and look a document
+up. It takes a :class:`PipelineConfig` made of each stage's own settings.
+
+Asking has one way in, :meth:`Pipeline.stream` (and :meth:`Pipeline.ask`,
+which waits for the answer): it takes the question and the conversation so
+far, validates the question once, resolves a follow-up against the
+conversation, retrieves and answers; callers only render what comes back.
 """
 
 from __future__ import annotations
 
+import collections.abc
 import logging
 import threading
 from collections.abc import Iterator, Sequence
@@ -22,12 +28,12 @@ from indexer.builder import BuildReport, IndexBuilder
 from indexer.embedder import Embedder, EmbedderConfig, make_embedder
 from indexer.store import VectorStore, VectorStoreConfig, make_store
 from indexer.vector_index import VectorIndexConfig
-from qa.answerer import AnswerConfig, Answerer, Token, clean_question
+from qa.answerer import AnswerConfig, Answerer, make_answerer, prepare_question
 from qa.evidence import SentenceVectors
 from qa.generator import Generator, GeneratorConfig, make_generator
 from qa.reranker import RerankConfig, make_reranker
-from qa.retriever import RetrievalConfig, Retriever
-from qa.types import Answer, Hit
+from qa.retriever import RetrievalConfig, Retriever, make_retriever
+from qa.types import Answer, Hit, Query, Question, Token
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +58,32 @@ class IndexOutcome:
     load: LoadReport
 
 
+class AnswerStream(Iterator[Token | Answer]):
+    """One question's events: the draft's :class:`Token` pieces, then the
+    :class:`Answer`. ``question`` (validated, the follow-up resolved) is
+    known before anything is retrieved; the work happens while iterating."""
+
+    def __init__(
+        self, question: Question, events: collections.abc.Generator[Token | Answer, None, None]
+    ) -> None:
+        self.question = question
+        self._events = events
+
+    def __next__(self) -> Token | Answer:
+        return next(self._events)
+
+    def close(self) -> None:
+        """Stop early (a client that went away): the draft stops at its next token."""
+        self._events.close()
+
+    def answer(self) -> Answer:
+        """Run to the end and return the answer."""
+        for event in self:
+            if isinstance(event, Answer):
+                return event
+        raise AssertionError("the answer stream ended without an answer")  # pragma: no cover
+
+
 class Pipeline:
     """Index and ask, with models loaded on first use and shared afterwards."""
 
@@ -68,7 +100,9 @@ class Pipeline:
         if generator is not None:
             self._generators[config.generator.backend] = generator
         self._store: VectorStore | None = None
+        self._retriever: Retriever | None = None
         self._sentence_vectors: SentenceVectors | None = None
+        self._answerers: dict[str, Answerer] = {}
         self._lock = threading.RLock()
 
     @property
@@ -150,60 +184,77 @@ class Pipeline:
         return IndexOutcome(build=report, load=added or load)
 
     # --- asking ---------------------------------------------------------
-    def answerer(self, backend: str | None = None) -> Answerer:
-        store = self.store
-        # Read from the store first: a missing or damaged index is reported
-        # before any model loads.
-        term_statistics = store.term_statistics()
-        retriever = Retriever(
-            store,
-            self.embedder,
-            self.config.retrieval,
-            make_reranker(self.config.rerank, self.embedder),
-        )
+    @property
+    def retriever(self) -> Retriever:
+        """The retriever (and its reranker), built once."""
         with self._lock:
-            if self._sentence_vectors is None:
-                self._sentence_vectors = SentenceVectors(self.embedder)
-        # The generator is loaded only where drafts are asked for.
-        return Answerer(
-            retriever,
-            self.generator(backend) if self.config.answer.draft else None,
-            self.embedder,
-            self.config.answer,
-            self._sentence_vectors,
-            term_statistics=term_statistics,
-        )
+            if self._retriever is None:
+                self._retriever = make_retriever(
+                    self.store,
+                    self.config.retrieval,
+                    make_reranker(self.config.rerank, self.embedder),
+                )
+            return self._retriever
 
-    def ask(
-        self,
-        question: str,
-        *,
-        top_k: int | None = None,
-        backend: str | None = None,
-        retrieval_query: str | None = None,
-    ) -> Answer:
-        clean_question(question, self.config.answer.max_question_chars)  # before loading anything
-        return self.answerer(backend).run(question, top_k=top_k, retrieval_query=retrieval_query)
+    def answerer(self, backend: str | None = None) -> Answerer:
+        """The answerer, built once (one per generator backend where drafts are on)."""
+        backend = backend or self.config.generator.backend
+        key = backend if self.config.answer.draft else ""
+        with self._lock:
+            if key not in self._answerers:
+                # Read from the store first: a missing or damaged index is
+                # reported before any model loads.
+                self.store.term_statistics()
+                if self._sentence_vectors is None:  # one cache for every backend's answerer
+                    self._sentence_vectors = SentenceVectors(self.embedder)
+                self._answerers[key] = make_answerer(
+                    self.store,
+                    self.embedder,
+                    self.retriever,
+                    self.config.answer,
+                    sentence_vectors=self._sentence_vectors,
+                    # The generator is loaded only where drafts are asked for.
+                    generator=self.generator(backend) if self.config.answer.draft else None,
+                )
+            return self._answerers[key]
 
     def stream(
         self,
         question: str,
         *,
+        history: Sequence[tuple[str, str]] = (),
         top_k: int | None = None,
         backend: str | None = None,
-        retrieval_query: str | None = None,
-    ) -> Iterator[Token | Answer]:
-        clean_question(question, self.config.answer.max_question_chars)  # before loading anything
-        return self.answerer(backend).stream(question, top_k=top_k, retrieval_query=retrieval_query)
+    ) -> AnswerStream:
+        """Answer ``question``, asked after the (question, answer) turns of
+        ``history`` (oldest first), as a stream of draft tokens and the answer.
+
+        The question is validated now, before anything loads (raising
+        :class:`~corpus.errors.QuestionError`); the rest happens while the
+        stream is read. ``top_k`` defaults to the retrieval settings'.
+        """
+        asked = prepare_question(question, history, self.config.answer.max_question_chars)
+
+        def events() -> collections.abc.Generator[Token | Answer, None, None]:
+            yield from self.answerer(backend).stream(asked, top_k=top_k)
+
+        return AnswerStream(asked, events())
+
+    def ask(
+        self,
+        question: str,
+        *,
+        history: Sequence[tuple[str, str]] = (),
+        top_k: int | None = None,
+        backend: str | None = None,
+    ) -> Answer:
+        """:meth:`stream`, waiting for the answer."""
+        return self.stream(question, history=history, top_k=top_k, backend=backend).answer()
 
     def retrieve(self, query: str, top_k: int = 10) -> list[Hit]:
+        """The ``top_k`` chunks that best match ``query`` (no answering)."""
         self.store.count()  # a missing or damaged index is reported before any model loads
-        return Retriever(
-            self.store,
-            self.embedder,
-            self.config.retrieval,
-            make_reranker(self.config.rerank, self.embedder),
-        ).run(query, top_k=top_k)
+        return self.retriever.run(Query.embed(query, self.embedder), top_k=top_k)
 
     def document(self, doc_id: str) -> Document | None:
         return self.store.document(doc_id)

@@ -6,6 +6,10 @@
   rises above a passage that is merely on topic.
 * :class:`CrossEncoderReranker` runs a sentence-transformers ``CrossEncoder``
   from a local folder, for users who have such weights.
+
+:func:`make_reranker` builds one per pipeline (the cross-encoder's weights
+load once); each question's :class:`~qa.types.Query` carries its embedding,
+so a reranker never embeds the query again.
 """
 
 from __future__ import annotations
@@ -20,13 +24,13 @@ import numpy as np
 from corpus.chunking import sentence_spans
 from corpus.errors import ConfigError
 from indexer.embedder import Embedder
-from qa.types import Hit
+from qa.types import Hit, Query
 
 RERANKERS = ("none", "sentence", "cross-encoder")
 
 
 class Reranker(Protocol):
-    def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
+    def rerank(self, query: Query, hits: Sequence[Hit]) -> list[Hit]:
         """Return the same hits, rescored and re-ranked (ranks from 1)."""
         ...
 
@@ -63,7 +67,7 @@ class SentenceMatchReranker:
         self.depth = depth
         self.sentence_weight = sentence_weight
 
-    def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
+    def rerank(self, query: Query, hits: Sequence[Hit]) -> list[Hit]:
         head, tail = list(hits[: self.depth]), list(hits[self.depth :])
         sentences: list[str] = []
         owners: list[int] = []
@@ -73,8 +77,7 @@ class SentenceMatchReranker:
                 owners.append(position)
         if not sentences:
             return list(hits)
-        vectors = self.embedder.embed([query, *sentences])
-        similarity = vectors[1:] @ vectors[0]
+        similarity = self.embedder.embed(sentences) @ query.vector
         best = np.full(len(head), -1.0)
         for owner, value in zip(owners, similarity, strict=True):
             best[owner] = max(best[owner], float(value))
@@ -99,11 +102,11 @@ class CrossEncoderReranker:
         self._model: Any = CrossEncoder(model_path, device="cpu")
         self.depth = depth
 
-    def rerank(self, query: str, hits: Sequence[Hit]) -> list[Hit]:
+    def rerank(self, query: Query, hits: Sequence[Hit]) -> list[Hit]:
         head, tail = list(hits[: self.depth]), list(hits[self.depth :])
         if not head:
             return []
-        scores = self._model.predict([(query, h.chunk.embedding_text) for h in head])
+        scores = self._model.predict([(query.text, h.chunk.embedding_text) for h in head])
         reranked = _reranked(head, [float(s) for s in np.ravel(scores)])
         return reranked + [replace(h, rank=len(reranked) + i + 1) for i, h in enumerate(tail)]
 

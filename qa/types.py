@@ -1,11 +1,24 @@
-"""Data passed out of the QA stage: retrieval hits, citations and answers."""
+"""Data passed between the QA stages and out of them.
+
+One question travels as frozen objects, each stage adding what it found:
+:class:`Question` (validated, follow-up rewritten), :class:`Query` (the text
+searched for with its embedding, made once), :class:`QuestionContext` (the
+retrieved :class:`Hit` list and the :class:`StageTimings` so far), and at the
+end an :class:`Answer` with its :class:`Citation` list.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from corpus.documents import Chunk, Location
+
+if TYPE_CHECKING:
+    from indexer.embedder import Embedder
 
 
 @dataclass(frozen=True)
@@ -53,6 +66,13 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Token:
+    """A piece of the draft as the generator writes it."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class StageTimings:
     """Milliseconds spent in each stage of one question."""
 
@@ -62,6 +82,84 @@ class StageTimings:
     first_token_ms: float = 0.0
     ground_ms: float = 0.0
     total_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question that passed validation, as asked and as searched for.
+
+    ``retrieval_query`` is the question itself, or for a follow-up ("When
+    did he join Kingsoft?") the question with the names its pronouns stand
+    for. ``started`` is when it was asked (``time.perf_counter``).
+
+    >>> Question("When did he join Kingsoft?", "When did Lei Jun join Kingsoft?").follow_up_query
+    'When did Lei Jun join Kingsoft?'
+    """
+
+    text: str
+    retrieval_query: str
+    rewrite_ms: float = 0.0
+    started: float = field(default_factory=time.perf_counter, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.text or not self.retrieval_query:
+            raise ValueError(
+                f"A question needs text and a retrieval query. Currently they are "
+                f"{self.text!r} and {self.retrieval_query!r}"
+            )
+
+    @property
+    def follow_up_query(self) -> str | None:
+        """The rewritten query when it differs from the question, else None."""
+        return self.retrieval_query if self.retrieval_query != self.text else None
+
+
+@dataclass(frozen=True, eq=False)
+class Query:
+    """What retrieval searches with: the text and its unit embedding.
+
+    Made once per question (:meth:`embed`) and shared by the dense search,
+    the keyword search, the reranker and evidence scoring.
+    """
+
+    text: str
+    vector: np.ndarray
+
+    def __post_init__(self) -> None:
+        if self.vector.ndim != 1:
+            raise ValueError(
+                f"A query vector is one embedding. Currently its shape is {self.vector.shape}"
+            )
+
+    @classmethod
+    def embed(cls, text: str, embedder: Embedder) -> Query:
+        return cls(text, embedder.embed([text])[0])
+
+
+@dataclass(frozen=True, eq=False)
+class QuestionContext:
+    """Everything known about one question so far, handed from stage to stage.
+
+    Stages never change it: :meth:`timed` returns a copy with more timings.
+    """
+
+    question: Question
+    query: Query
+    hits: tuple[Hit, ...]
+    timings: StageTimings = field(default_factory=StageTimings)
+
+    def timed(self, **milliseconds: float) -> QuestionContext:
+        """A copy with these stage timings set.
+
+        >>> context = QuestionContext(Question("Q?", "Q?"), Query("Q?", np.ones(2)), ())
+        >>> context.timed(retrieve_ms=2.0).timings.retrieve_ms
+        2.0
+        """
+        return replace(self, timings=replace(self.timings, **milliseconds))
+
+    def finished(self) -> StageTimings:
+        """The timings with ``total_ms`` measured from when the question was asked."""
+        return replace(self.timings, total_ms=(time.perf_counter() - self.question.started) * 1000)
 
 
 @dataclass(frozen=True)

@@ -328,20 +328,19 @@ def _format_answer(answer) -> str:
 def run_ask(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from qa.answerer import clean_question
     from qa.pipeline import Pipeline
 
-    # Fail fast, before loading any model.
     settings = _settings(args)
-    clean_question(args.question, settings.answer.max_question_chars)
+    pipeline = Pipeline(settings.pipeline_config())
+    # Fail fast, before loading any model: the question is checked here.
+    answering = pipeline.stream(args.question, top_k=args.top_k, backend=args.backend)
     if args.top_k is not None:
         try:
             replace(settings.retrieval, top_k=args.top_k)
         except RagqaError as error:
             raise ConfigError(f"--top-k {args.top_k}: {error}") from error
-    pipeline = Pipeline(settings.pipeline_config())
     _ensure_index(pipeline, settings)
-    answer = pipeline.ask(args.question, top_k=args.top_k, backend=args.backend)
+    answer = answering.answer()
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False))
     else:

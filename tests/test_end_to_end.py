@@ -75,8 +75,8 @@ def test_abstains_when_the_documents_do_not_say(real_pipeline, question: str) ->
 
 
 def test_both_backends_give_the_same_greedy_draft(real_pipeline) -> None:
-    from qa.answerer import build_prompt
     from qa.generator import GeneratorConfig, make_generator
+    from qa.prompt_builder import build_prompt
 
     prompt = build_prompt("Where was Lei Jun born?", ["Lei Jun was born in Xiantao, Hubei, China."])
     llama = "".join(real_pipeline.generator("llama-cpp").stream(prompt, 24))

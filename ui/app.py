@@ -14,8 +14,9 @@ What a person sees:
 * a list of the answer's citations under the chat: clicking one shows the
   document's title, the passage in its neighbouring text with the cited span
   marked, and the whole document on request;
-* follow-ups resolved against the conversation for retrieval
-  (:func:`qa.conversation.rewrite_query`), with the query shown;
+* follow-ups resolved against the conversation for retrieval (the window
+  hands the conversation to :meth:`qa.pipeline.Pipeline.stream`, which
+  validates the question and resolves it), with the query shown;
 * settings (passages, scores, generator backend), example questions,
   uploads indexed incrementally, and thumbs up/down logged as JSON Lines.
 
@@ -48,12 +49,10 @@ import gradio as gr
 
 from corpus.errors import QuestionError, RagqaError
 from indexer.collections import DEFAULT_COLLECTION
-from qa.answerer import Token, clean_question
 from qa.collections import CollectionPipelines
-from qa.conversation import rewrite_query
 from qa.generator import GENERATOR_BACKENDS, LOCAL_BACKENDS
 from qa.pipeline import Pipeline
-from qa.types import Answer, Citation
+from qa.types import Answer, Citation, Token
 from ui import render
 from ui.config import ApiConfig, UiConfig
 from ui.feedback import FeedbackLog, feedback_record, rating_from_like
@@ -63,7 +62,6 @@ from ui.uploads import UploadPolicy, discard_temporary, remove_stored, store_upl
 logger = logging.getLogger(__name__)
 
 API_NAME = "ask"
-HISTORY_TURNS = 4
 MAX_TOP_K = 20
 DEFAULT_EXAMPLES = (
     "When was Lei Jun born?",
@@ -100,6 +98,15 @@ class Turn:
     answer: Answer | None = None
     searched_for: str | None = None
     error: str = ""
+
+
+def _history(turns: Sequence[Turn]) -> list[tuple[str, str]]:
+    """The answered turns as (what was searched for, answer) pairs, oldest first."""
+    return [
+        (turn.searched_for or turn.question, turn.answer.text)
+        for turn in turns
+        if turn.answer is not None
+    ]
 
 
 def _messages(turns: Sequence[Turn]) -> list[dict[str, str]]:
@@ -169,16 +176,6 @@ class ChatWindow:
     def _backend(backend: str | None) -> str | None:
         return backend if backend in GENERATOR_BACKENDS else None
 
-    def retrieval_query(self, question: str, turns: Sequence[Turn]) -> str | None:
-        """The self-contained query for a follow-up, or None if it needs none."""
-        history = [
-            (turn.searched_for or turn.question, turn.answer.text)
-            for turn in turns[-HISTORY_TURNS:]
-            if turn.answer is not None
-        ]
-        query = rewrite_query(question, history)
-        return query if query != question else None
-
     def sources(self, turns: Sequence[Turn], index: int | None, show_scores: bool) -> Any:
         """The clickable citation list for turn ``index``."""
         turn = turns[index] if index is not None and 0 <= index < len(turns) else None
@@ -208,16 +205,19 @@ class ChatWindow:
         """Stream one answer. Yields (question box, chat, turns, sources,
         shown turn, passage viewer, whole document)."""
         turns = list(turns or [])
+        pipeline = self.pipeline_for(collection)
         try:
-            pipeline = self.pipeline_for(collection)
-            question = clean_question(
-                question or "", self.pipeline.config.answer.max_question_chars
+            answering = pipeline.stream(
+                question or "",
+                history=_history(turns),
+                top_k=self._top_k(top_k),
+                backend=self._backend(backend),
             )
         except QuestionError as error:
             gr.Warning(str(error))
             yield (gr.skip(),) * 7
             return
-        searched_for = self.retrieval_query(question, turns)
+        question, searched_for = answering.question.text, answering.question.follow_up_query
         asked = [*_messages(turns), {"role": "user", "content": render.escape_markdown(question)}]
         yield (
             "",
@@ -231,12 +231,7 @@ class ChatWindow:
         draft = ""
         answer: Answer | None = None
         try:
-            for event in pipeline.stream(
-                question,
-                top_k=self._top_k(top_k),
-                backend=self._backend(backend),
-                retrieval_query=searched_for,
-            ):
+            for event in answering:
                 if isinstance(event, Token):
                     draft += event.text
                     streaming = {"role": "assistant", "content": render.draft_markdown(draft)}
@@ -431,13 +426,8 @@ class ChatWindow:
                 raise gr.Error("history must be a list of [question, answer] pairs.")
             pairs.append((str(item[0] or ""), str(item[1] or "")))
         try:
-            pipeline = self.pipeline_for(collection)
-            question = clean_question(question or "", pipeline.config.answer.max_question_chars)
-            query = rewrite_query(question, pairs[-HISTORY_TURNS:])
-            answer = pipeline.ask(
-                question,
-                top_k=self._top_k(top_k),
-                retrieval_query=query if query != question else None,
+            answer = self.pipeline_for(collection).ask(
+                question or "", history=pairs, top_k=self._top_k(top_k)
             )
         except RagqaError as error:
             raise gr.Error(str(error)) from error

@@ -8,9 +8,9 @@ ragqa as a "model":
   by default); ``GET /v1/models/{id}`` shows one.
 * ``POST /v1/chat/completions``, streamed (``"stream": true``, server-sent
   events) or not. The last message must be the user's question; earlier
-  user/assistant turns feed the follow-up rewriting the chat window does
-  (:func:`qa.conversation.rewrite_query`), so "When did he join Kingsoft?"
-  is searched for with the name it refers to. System messages are accepted
+  user/assistant turns go with it to :meth:`qa.pipeline.Pipeline.stream`,
+  as the chat window's do, so "When did he join Kingsoft?" is searched for
+  with the name it refers to. System messages are accepted
   and ignored: ragqa answers from the documents only.
 
 The answer text carries ``[n]`` markers. Everything else travels in an extra
@@ -74,11 +74,10 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute
 
 from corpus.errors import GeneratorError, QuestionError, RagqaError, SavedIndexError
-from qa.answerer import MAX_QUESTION_CHARS, Token, clean_question
+from qa.answerer import HISTORY_TURNS
 from qa.collections import CollectionPipelines
-from qa.conversation import rewrite_query
-from qa.pipeline import Pipeline
-from qa.types import Answer, Citation
+from qa.pipeline import AnswerStream, Pipeline
+from qa.types import Answer, Citation, Token
 from ui.config import ApiConfig
 from ui.guard import guard_for
 
@@ -87,7 +86,6 @@ logger = logging.getLogger(__name__)
 MODEL_PREFIX = "ragqa-"
 DEFAULT_MODEL = "ragqa-default"  # the shipped collection, "default"
 PREFIX = "/v1"
-HISTORY_TURNS = 4  # as the chat window: the last four turns feed the rewriting
 GENERIC_ERROR = "Something went wrong while answering; the server log has the details."
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 _DRAIN_LIMIT = 64 * 1024 * 1024  # past this, an oversized body is not even read to its end
@@ -227,9 +225,10 @@ class ChatRequest:
     question: str
     history: tuple[tuple[str, str], ...] = ()
     stream: bool = False
+    question_at: int = 0  # the index of the question's message
 
     @classmethod
-    def parse(cls, body: object, max_question_chars: int = MAX_QUESTION_CHARS) -> ChatRequest:
+    def parse(cls, body: object) -> ChatRequest:
         """Check a decoded JSON body; raises :class:`ApiError` (400) naming what is wrong."""
         if not isinstance(body, dict):
             raise ApiError(400, "The request body must be a JSON object.")
@@ -284,15 +283,6 @@ class ChatRequest:
                 f"The last message must be the user's question, but {what}.",
                 param="messages",
             )
-        try:
-            question = clean_question(turns[-1][1], max_question_chars)
-        except QuestionError as error:
-            raise ApiError(
-                400,
-                f"The question (the last user message): {error}",
-                param=f"messages[{len(turns) - 1}].content",
-            ) from None
-
         history: list[tuple[str, str]] = []
         asked: str | None = None
         for role, text in turns[:-1]:
@@ -303,16 +293,23 @@ class ChatRequest:
                 asked = None
         return cls(
             model=model,
-            question=question,
+            question=turns[-1][1],
             history=tuple(history[-HISTORY_TURNS:]),
             stream=bool(stream),
+            question_at=len(turns) - 1,
         )
 
-    @property
-    def retrieval_query(self) -> str | None:
-        """The self-contained query for a follow-up, or None if it needs none."""
-        query = rewrite_query(self.question, self.history)
-        return query if query != self.question else None
+    def start(self, pipeline: Pipeline) -> AnswerStream:
+        """Hand the question and its conversation to ``pipeline``; the question
+        is checked now (nothing is retrieved until the stream is read)."""
+        try:
+            return pipeline.stream(self.question, history=self.history)
+        except QuestionError as error:
+            raise ApiError(
+                400,
+                f"The question (the last user message): {error}",
+                param=f"messages[{self.question_at}].content",
+            ) from None
 
 
 # --- responses ---------------------------------------------------------------------
@@ -531,9 +528,9 @@ class OpenAIApi:
 
     # --- answering ----------------------------------------------------------------
     async def events(
-        self, pipeline: Pipeline, request: ChatRequest, place: Place
+        self, pipeline: Pipeline, answering: AnswerStream, place: Place
     ) -> AsyncGenerator[Token | Answer, None]:
-        """The pipeline's tokens and answer, computed in a worker thread.
+        """``answering``'s tokens and answer, computed in a worker thread.
 
         The worker takes over ``place`` and leaves the gate when it ends.
         Closing this iterator early (a client that went away) stops the worker
@@ -556,18 +553,13 @@ class OpenAIApi:
                 with self.gate.slot(), guard_for(pipeline).reading():
                     if stop.is_set():
                         return
-                    stream = pipeline.stream(
-                        request.question, retrieval_query=request.retrieval_query
-                    )
                     try:
-                        for event in stream:
+                        for event in answering:
                             put(event)
                             if stop.is_set():
                                 break
                     finally:
-                        close = getattr(stream, "close", None)
-                        if close is not None:
-                            close()
+                        answering.close()
             except BaseException as error:
                 put(_Failed(error))
             finally:
@@ -611,11 +603,13 @@ class OpenAIApi:
         logger.error("API question %r failed", question, exc_info=error)
         return ApiError(500, GENERIC_ERROR, kind="server_error")
 
-    async def answer(self, request: ChatRequest, pipeline: Pipeline, place: Place) -> Response:
+    async def answer(
+        self, request: ChatRequest, pipeline: Pipeline, answering: AnswerStream, place: Place
+    ) -> Response:
         completion_id, created = f"chatcmpl-{secrets.token_hex(12)}", int(time.time())
         answer: Answer | None = None
         try:
-            async with aclosing(self.events(pipeline, request, place)) as events:
+            async with aclosing(self.events(pipeline, answering, place)) as events:
                 async for event in events:
                     if isinstance(event, Answer):
                         answer = event
@@ -629,7 +623,12 @@ class OpenAIApi:
         return JSONResponse(_completion(answer, request.model, completion_id, created))
 
     async def stream(
-        self, request: ChatRequest, pipeline: Pipeline, place: Place, client: Request
+        self,
+        request: ChatRequest,
+        pipeline: Pipeline,
+        answering: AnswerStream,
+        place: Place,
+        client: Request,
     ) -> AsyncIterator[str]:
         completion_id, created = f"chatcmpl-{secrets.token_hex(12)}", int(time.time())
         model = request.model
@@ -638,7 +637,7 @@ class OpenAIApi:
             yield _chunk(model, completion_id, created, {"role": "assistant", "content": ""})
             # A client that leaves stops the worker at the next token: the server
             # notices it here, as a write may not fail until later.
-            async with aclosing(self.events(pipeline, request, place)) as events:
+            async with aclosing(self.events(pipeline, answering, place)) as events:
                 async for event in events:
                     if await client.is_disconnected():
                         return
@@ -683,12 +682,10 @@ class OpenAIApi:
             body = await self.read_json(request)
             model = body.get("model") if isinstance(body, dict) else None
             pipeline = self.pipeline_for(model) if isinstance(model, str) and model else None
-            chat = ChatRequest.parse(
-                body,
-                pipeline.config.answer.max_question_chars if pipeline else MAX_QUESTION_CHARS,
-            )
+            chat = ChatRequest.parse(body)
             if pipeline is None:  # parse() has said what is wrong with "model" by now
                 raise ApiError(400, "'model' is required.", param="model")
+            answering = chat.start(pipeline)
             place = self.gate.admit()
             if place is None:
                 raise ApiError(
@@ -700,9 +697,9 @@ class OpenAIApi:
         except ApiError as error:
             return error.response()
         if not chat.stream:
-            return await self.answer(chat, pipeline, place)
+            return await self.answer(chat, pipeline, answering, place)
         return StreamingResponse(
-            self.stream(chat, pipeline, place, request),
+            self.stream(chat, pipeline, answering, place, request),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

@@ -17,7 +17,8 @@ import pytest
 from corpus.errors import CollectionError, IndexMismatchError, IndexNotFoundError, SavedIndexError
 from indexer.builder import IndexBuilder
 from indexer.store import StoreWriter, VectorStore, VectorStoreConfig, make_store
-from qa.retriever import Retriever
+from qa.retriever import RetrievalConfig, make_retriever
+from qa.types import Query
 from tests.fakes import HashEmbedder
 from tests.indexer.helpers import SMALL_CHUNKS, make_document, make_documents
 
@@ -237,9 +238,10 @@ def test_both_stores_retrieve_the_same_chunks(tmp_path: Path) -> None:
             embedding_model=embedder.model_name,
         )
         build(store, documents)
-        retriever = Retriever(store, embedder)
+        dense_retriever = make_retriever(store, RetrievalConfig(mode="dense"))
+        keyword_retriever = make_retriever(store, RetrievalConfig(mode="keyword"))
         for query in ("scooters sold in year 2005", "Report 3 on laptops", "rice cookers"):
-            dense = retriever.run(query, 5, "dense")
+            dense = dense_retriever.run(Query.embed(query, embedder), 5)
             rankings.setdefault(kind, []).append(
                 (
                     [round(h.dense_score or 0.0, 5) for h in dense],
@@ -247,7 +249,8 @@ def test_both_stores_retrieve_the_same_chunks(tmp_path: Path) -> None:
                 )
             )
         for query in ("televisions 2004", "scooters 2007"):
-            rankings[kind].append(retriever.run(query, 1, "keyword")[0].chunk.chunk_id)
+            top = keyword_retriever.run(Query.embed(query, embedder), 1)[0]
+            rankings[kind].append(top.chunk.chunk_id)
         store.close()
     # Exact search in both (ties may come in another order). BM25 scores differ
     # a little (Milvus's own k1), which can reorder chunks that tie on the
@@ -319,8 +322,9 @@ def test_milvus_finds_what_faiss_finds_with_the_real_embedder(
         found = milvus.dense_search(vector, 5)
         assert [h.chunk_id for h in found[:3]] == [h.chunk_id for h in expected[:3]]
         np.testing.assert_allclose([h.score for h in found], [h.score for h in expected], atol=1e-5)
-        top = Retriever(milvus, real_embedder).run(question, 1)[0]
-        assert top.chunk == Retriever(faiss, real_embedder).run(question, 1)[0].chunk
+        query = Query.embed(question, real_embedder)
+        top = make_retriever(milvus).run(query, 1)[0]
+        assert top.chunk == make_retriever(faiss).run(query, 1)[0].chunk
     milvus.close()
     faiss.close()
 

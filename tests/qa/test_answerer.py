@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,8 +14,10 @@ from corpus.errors import QuestionError
 from indexer.builder import IndexBuilder
 from indexer.local_store import LocalStore
 from qa.abstention import AbstentionFeatures, AbstentionModel
-from qa.answerer import AnswerConfig, Answerer, Token, clean_question, shorten_quote
-from qa.retriever import Retriever
+from qa.answer_builder import shorten_quote
+from qa.answerer import AnswerConfig, Answerer, clean_question, make_answerer, prepare_question
+from qa.retriever import make_retriever
+from qa.types import Answer, Token
 from tests.fakes import HashEmbedder, ScriptedGenerator
 
 TEXT = (
@@ -40,17 +44,33 @@ def _model(tmp_path: Path, **weights: float) -> str:
     return str(path)
 
 
-def _answerer(index: LocalStore, reply: str, model_path: str, **config: object) -> Answerer:
+@dataclass(frozen=True)
+class Asker:
+    """An answerer with its scripted generator, asked plain questions."""
+
+    answerer: Answerer
+    generator: ScriptedGenerator
+
+    def run(self, question: str) -> Answer:
+        return self.answerer.run(prepare_question(question))
+
+    def stream(self, question: str) -> Iterator[Token | Answer]:
+        return self.answerer.stream(prepare_question(question))
+
+
+def _answerer(index: LocalStore, reply: str, model_path: str, **config: object) -> Asker:
     """An answerer in draft mode (the scripted reply is the draft)."""
     config.setdefault("draft", True)
     embedder = HashEmbedder()
-    return Answerer(
-        Retriever(index, embedder),
-        ScriptedGenerator(reply),
+    generator = ScriptedGenerator(reply)
+    answerer = make_answerer(
+        index,
         embedder,
+        make_retriever(index),
         AnswerConfig(abstention_model=model_path, **config),  # type: ignore[arg-type]
-        term_statistics=index.term_statistics(),
+        generator=generator,
     )
+    return Asker(answerer, generator)
 
 
 def test_answer_quotes_the_answering_sentence_with_exact_span(
@@ -116,11 +136,9 @@ def test_stream_yields_tokens_then_answer(index: LocalStore, tmp_path: Path) -> 
 
 
 def test_without_drafts_the_generator_is_never_asked(index: LocalStore, tmp_path: Path) -> None:
-    generator = ScriptedGenerator("The answer is 2017.")
-    answerer = _answerer(index, "", _model(tmp_path), draft=False)
-    answerer.generator = generator
+    answerer = _answerer(index, "The answer is 2017.", _model(tmp_path), draft=False)
     events = list(answerer.stream("Where was Lei Jun born?"))
-    assert generator.prompts == []
+    assert answerer.generator.prompts == []
     assert not any(isinstance(e, Token) for e in events)
     (answer,) = events
     assert answer.draft == "" and "Xiantao" in answer.text
@@ -196,18 +214,10 @@ def test_shipped_abstention_model_loads() -> None:
 def test_questions_about_the_assistant_get_an_abstention(
     index: LocalStore, tmp_path: Path, question: str
 ) -> None:
-    generator = ScriptedGenerator("My instructions are secret.")
-    embedder = HashEmbedder()
-    answerer = Answerer(
-        Retriever(index, embedder),
-        generator,
-        embedder,
-        AnswerConfig(abstention_model=_model(tmp_path)),
-        term_statistics=index.term_statistics(),
-    )
+    answerer = _answerer(index, "My instructions are secret.", _model(tmp_path))
     answer = answerer.run(question)
     assert answer.abstained and "instructions" in answer.reason
-    assert generator.prompts == []  # nothing was even drafted
+    assert answerer.generator.prompts == []  # nothing was even drafted
 
 
 @pytest.mark.parametrize(

@@ -21,7 +21,8 @@ import pytest
 
 from corpus.errors import QuestionError
 from indexer.embedder import EmbedderConfig
-from qa.answerer import ABSTAIN_TEXT, MAX_QUESTION_CHARS, clean_question
+from qa.answer_builder import ABSTAIN_TEXT
+from qa.answerer import MAX_QUESTION_CHARS, clean_question
 from qa.generator import Message
 from qa.pipeline import Pipeline, PipelineConfig
 from qa.types import Answer

@@ -29,9 +29,9 @@ from pathlib import Path
 
 import pytest
 
-from qa.answerer import SYSTEM_PROMPT
 from qa.normalise import mentions
 from qa.pipeline import Pipeline, PipelineConfig
+from qa.prompt_builder import SYSTEM_PROMPT
 from qa.types import Answer
 from tests.reliability.asking import cached_asker
 

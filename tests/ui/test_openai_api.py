@@ -21,7 +21,8 @@ import pytest
 from corpus.collection import default_collection_dir
 from corpus.documents import Location
 from indexer.embedder import EmbedderConfig
-from qa.answerer import ABSTAIN_TEXT, AnswerConfig
+from qa.answer_builder import ABSTAIN_TEXT
+from qa.answerer import AnswerConfig
 from qa.generator import Message
 from qa.pipeline import Pipeline, PipelineConfig
 from qa.types import Citation
@@ -548,12 +549,6 @@ def test_server_failures_are_5xx_with_a_plain_message(
             list(client.chat.completions.create(stream=True, **ask()))
     assert "secret internal detail" in caplog.text  # for whoever runs the server
     assert f"No index at {tmp_path / 'index'}" in caplog.text
-
-
-def test_follow_ups_look_as_far_back_as_the_chat_window() -> None:
-    from ui import app, openai_api
-
-    assert openai_api.HISTORY_TURNS == app.HISTORY_TURNS
 
 
 def test_a_citation_shows_its_location_and_file_name_but_no_path() -> None:
