@@ -139,6 +139,7 @@ class Pipeline:
         fast (the chat server calls it while Gradio loads)."""
         self.embedder.embed(["warm up"])
         self.retrieve("warm up", top_k=1)
+        self.answerer()  # the stages, and the abstention model read
         if self.config.answer.draft:
             generator = self.generator()
             wait = getattr(generator, "warm_up", None)  # a supervised child: wait for its load
