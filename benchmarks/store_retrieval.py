@@ -34,8 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=CACHE / "store_retrieval")
     args = parser.parse_args(argv)
 
+    from evaluation.metrics import evidence_rank, reciprocal_rank
+    from evaluation.questions import load_questions
     from indexer.embedder import make_embedder
-    from qa.evaluation import clean_question, evidence_rank, load_questions, reciprocal_rank
+    from qa.answerer import clean_question
     from qa.reranker import make_reranker
     from qa.retriever import make_retriever
     from qa.types import Query

@@ -1,4 +1,5 @@
-"""The ragqa application: settings and the ``ragqa`` command line.
+"""The ragqa application: settings, :mod:`ragqa.app` (settings to a ready
+pipeline) and the ``ragqa`` command line.
 
 This package wires the stages together; the stages never import it.
 """

@@ -8,7 +8,6 @@ fix are printed as one plain message and exit with status 2.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
@@ -17,10 +16,14 @@ import textwrap
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from corpus.errors import ConfigError, IndexNotFoundError, RagqaError
+from corpus.errors import ConfigError, RagqaError
 from qa.generator import GENERATOR_BACKENDS
+from ragqa import app, calibration_cli, evaluation_cli
+
+if TYPE_CHECKING:
+    from ragqa.settings import Settings
 
 logger = logging.getLogger("ragqa")
 
@@ -179,31 +182,18 @@ def build_parser() -> argparse.ArgumentParser:
     passwd.add_argument("--config", type=Path, help="settings file (TOML); see README")
     passwd.add_argument("-v", "--verbose", action="store_true", help="log more to standard error")
 
-    from ragqa import evaluation_cli
-
     evaluation_cli.add_commands(commands, _add_common)
-    from ragqa import calibration
-
-    calibration.add_command(commands, _add_common)
+    calibration_cli.add_command(commands, _add_common)
     return parser
 
 
-def _settings(args: argparse.Namespace):
-    from ragqa.settings import load_settings
-
-    settings = load_settings(args.config)
-    collection = getattr(args, "collection", None)
-    index_dir = getattr(args, "index_dir", None)
-    if collection and index_dir:
-        raise ConfigError(
-            "Give --collection or --index-dir, not both: a collection's index is "
-            "<data dir>/index/<collection>."
-        )
-    if collection:
-        settings = settings.for_collection(collection)
-    if index_dir:
-        settings = settings.replace(index_dir=index_dir.expanduser())
-    return settings
+def _settings(args: argparse.Namespace) -> Settings:
+    """The settings with this subcommand's --config, --collection and --index-dir applied."""
+    return app.load(
+        args.config,
+        collection=getattr(args, "collection", None),
+        index_dir=getattr(args, "index_dir", None),
+    )
 
 
 def run_collections(args: argparse.Namespace) -> int:
@@ -239,13 +229,6 @@ def run_collections(args: argparse.Namespace) -> int:
     return 0
 
 
-def _pipeline(args: argparse.Namespace):
-    from qa.pipeline import Pipeline
-
-    settings = _settings(args)
-    return settings, Pipeline(settings.pipeline_config())
-
-
 def _print_build(outcome, as_json: bool) -> None:
     report, load = outcome.build, outcome.load
     summary = {
@@ -278,36 +261,12 @@ def run_index(args: argparse.Namespace) -> int:
     # skipped files are logged on standard error), so stdout stays empty.
     from indexer.layout import check_index_dir_usable
 
-    settings, pipeline = _pipeline(args)
+    settings = _settings(args)
+    pipeline = app.build_pipeline(settings)
     check_index_dir_usable(settings.index_dir)  # before reading any file or model
     outcome = pipeline.build_index(args.paths or None, show_progress=sys.stderr.isatty())
     _print_build(outcome, args.json)
     return 0
-
-
-def _ensure_index(pipeline, settings) -> None:
-    """Build the default collection's index on first use of the default
-    location; anywhere else, a missing index is the user's to build. An index
-    that is there but damaged (generations without ``CURRENT``) is reported,
-    never built over."""
-    from indexer.layout import live_generation
-
-    if pipeline.index_exists():
-        return
-    with contextlib.suppress(IndexNotFoundError):
-        live_generation(settings.index_dir)  # raises IndexCorruptError for a damaged index
-    default_location = settings.data_dir / "index" / "default"
-    if settings.index_dir.expanduser().resolve() != default_location.expanduser().resolve():
-        where = (
-            f"--collection {settings.collection}"
-            if settings.index_dir == settings.collections_dir / settings.collection
-            else f"--index-dir {settings.index_dir}"
-        )
-        raise IndexNotFoundError(
-            f"No index at {settings.index_dir}. Build one with `ragqa index PATH {where}`."
-        )
-    print("No index yet: indexing the default Lei Jun collection first...", file=sys.stderr)
-    pipeline.build_index(None)
 
 
 def _format_answer(answer) -> str:
@@ -328,10 +287,8 @@ def _format_answer(answer) -> str:
 def run_ask(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from qa.pipeline import Pipeline
-
     settings = _settings(args)
-    pipeline = Pipeline(settings.pipeline_config())
+    pipeline = app.build_pipeline(settings)
     # Fail fast, before loading any model: the question is checked here.
     answering = pipeline.stream(args.question, top_k=args.top_k, backend=args.backend)
     if args.top_k is not None:
@@ -339,7 +296,7 @@ def run_ask(args: argparse.Namespace) -> int:
             replace(settings.retrieval, top_k=args.top_k)
         except RagqaError as error:
             raise ConfigError(f"--top-k {args.top_k}: {error}") from error
-    _ensure_index(pipeline, settings)
+    app.ensure_index(pipeline, settings)
     answer = answering.answer()
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False))
@@ -384,10 +341,7 @@ def run_ui(args: argparse.Namespace) -> int:
         from dataclasses import replace
 
         settings = settings.replace(ui=replace(settings.ui, **ui_changes))
-    from qa.pipeline import Pipeline
-
-    pipeline = Pipeline(settings.pipeline_config())
-    _ensure_index(pipeline, settings)
+    pipeline = app.open_pipeline(settings)
     # The models load while Gradio is imported and the page is built: the
     # window is served seconds sooner, and a question asked before the load
     # is done waits for it.
@@ -421,12 +375,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "ui": run_ui,
         "collections": run_collections,
         "passwd": run_passwd,
+        **evaluation_cli.HANDLERS,
+        **calibration_cli.HANDLERS,
     }
-    from ragqa import evaluation_cli
-    from ragqa.calibration import run_calibrate
-
-    handlers.update(evaluation_cli.HANDLERS)
-    handlers["calibrate"] = run_calibrate
     try:
         return handlers[args.command](args)
     except RagqaError as error:

@@ -6,6 +6,8 @@
 
 Both check their input before any model loads, send progress to standard
 error, and with ``--json`` print exactly one JSON object on standard output.
+This module only parses and prints: the settings and pipeline come from
+:mod:`ragqa.app`, the measuring from the :mod:`evaluation` package.
 """
 
 from __future__ import annotations
@@ -16,13 +18,13 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from corpus.errors import EvaluationError
 from qa.generator import GENERATOR_BACKENDS
+from ragqa import app
 
 PARTIAL_FILE = "per_question.jsonl"
 
@@ -123,24 +125,45 @@ def _check_out_dir(out: Path | None) -> None:
         raise EvaluationError(f"Cannot create the report folder {out}: {error}.") from error
 
 
+def _progress(
+    total: int, label: str, *, plain_label: str | None = None
+) -> tuple[Callable[[Any], None], Callable[[], None]]:
+    """Progress on standard error, as ``(tick, close)``: a bar on a terminal;
+    elsewhere (logs, CI) a line every tenth of the way if ``plain_label`` is
+    given, else nothing."""
+    if not sys.stderr.isatty():
+        plain = _plain_progress(total, plain_label) if plain_label else (lambda _: None)
+        return plain, lambda: None
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, desc=label, unit="q", file=sys.stderr)
+
+    def tick(_: Any) -> None:
+        bar.update()
+
+    return tick, bar.close
+
+
+def _print_to_stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
 def run_eval(args: argparse.Namespace) -> int:
-    from qa.evaluation import evaluate, load_questions, sample_questions
-    from qa.pipeline import Pipeline
-    from ragqa.cli import _ensure_index, _settings
-    from ragqa.eval_report import metrics_table, write_report
+    from evaluation.questions import load_questions, sample_questions
+    from evaluation.report import metrics_table, write_report
+    from evaluation.runner import evaluate
 
     started = datetime.now(UTC).isoformat(timespec="seconds")
     questions = sample_questions(load_questions(args.questions), args.sample, args.seed)
     _check_out_dir(args.out)
-    settings = _settings(args)
-    if args.backend:
-        settings = settings.replace(generator=replace(settings.generator, backend=args.backend))
-    pipeline = Pipeline(settings.pipeline_config())
-    _ensure_index(pipeline, settings)
+    settings = app.load(
+        args.config, collection=args.collection, index_dir=args.index_dir, backend=args.backend
+    )
+    pipeline = app.open_pipeline(settings)
 
-    interactive = sys.stderr.isatty()
-    tick = None if interactive else _plain_progress(len(questions), "eval")
+    tick, close_progress = _progress(len(questions), "questions", plain_label="eval")
     with contextlib.ExitStack() as stack:
+        stack.callback(close_progress)
         # With --out, each record is saved as it is made, so a long run that is
         # interrupted keeps what it measured.
         partial = (
@@ -153,10 +176,9 @@ def run_eval(args: argparse.Namespace) -> int:
             if partial is not None:
                 partial.write(json.dumps(record, ensure_ascii=False) + "\n")
                 partial.flush()
-            if tick is not None:
-                tick(record)
+            tick(record)
 
-        result = evaluate(pipeline, questions, progress=interactive, on_record=on_record)
+        result = evaluate(pipeline, questions, on_record=on_record)
     per_question = result.pop("per_question")
     result["run"] = {
         "questions": str(args.questions),
@@ -184,36 +206,27 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_eval_retrieval(args: argparse.Namespace) -> int:
-    from qa.beir import evaluate_beir, index_cache_dir, load_beir
-    from qa.pipeline import Pipeline
-    from ragqa.settings import load_settings
+    from evaluation.beir import evaluate_beir, load_beir
 
     if args.top_k < 1:
         raise EvaluationError(f"--top-k must be 1 or more. Currently it is {args.top_k}.")
-    settings = load_settings(args.config)
-    if args.mode:
-        settings = settings.replace(retrieval=replace(settings.retrieval, mode=args.mode))
+    settings = app.load(args.config, retrieval_mode=args.mode)
     dataset = load_beir(args.beir, args.split)
-    index_dir = (
-        args.index_dir.expanduser()
-        if args.index_dir
-        else index_cache_dir(
-            settings.data_dir,
-            args.beir,
-            settings.embedder,
-            settings.chunking,
-            settings.vector_index,
+    settings = app.for_beir_dataset(settings, args.beir, args.index_dir)
+    pipeline = app.build_pipeline(settings)
+    tick, close_progress = _progress(len(dataset.judged_queries), "queries")
+    try:
+        result = evaluate_beir(
+            pipeline,
+            dataset,
+            top_k=args.top_k,
+            rebuild=args.rebuild,
+            show_progress=sys.stderr.isatty(),
+            announce=_print_to_stderr,
+            on_query=tick,
         )
-    )
-    settings = settings.replace(index_dir=index_dir)
-    pipeline = Pipeline(settings.pipeline_config())
-    result = evaluate_beir(
-        pipeline,
-        dataset,
-        top_k=args.top_k,
-        rebuild=args.rebuild,
-        progress=sys.stderr.isatty(),
-    )
+    finally:
+        close_progress()
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return 0

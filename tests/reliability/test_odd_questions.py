@@ -1,6 +1,6 @@
 """Questions of every kind of oddness get an answer or a clear message, never a crash.
 
-The command line (``tests/test_cli.py``) and the chat window
+The command line (``tests/ragqa/test_cli.py``) and the chat window
 (``tests/ui/test_window.py``) check their own handling of odd questions; this
 module checks what both rely on: :func:`qa.answerer.clean_question` (a table of
 edge cases), and :meth:`Pipeline.ask` with the real models on the shipped

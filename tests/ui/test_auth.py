@@ -140,7 +140,7 @@ def test_ragqa_ui_turns_the_login_on_once_ragqa_passwd_wrote_accounts(
 ) -> None:
     served: list[tuple[UiConfig, dict]] = []
     monkeypatch.setattr("ui.app.serve", lambda pipeline, config, **kw: served.append((config, kw)))
-    monkeypatch.setattr("ragqa.cli._ensure_index", lambda pipeline, settings: None)
+    monkeypatch.setattr("ragqa.app.ensure_index", lambda pipeline, settings: None)
     monkeypatch.setenv("RAGQA_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("RAGQA_API__KEY", KEY)
     assert cli.main(["ui"]) == 0

@@ -20,7 +20,7 @@ from corpus.documents import location_at
 from indexer.saved_index import SavedIndex
 from tests.corpus.test_loaders import make_pdf
 from tests.fakes import HashEmbedder
-from tests.test_cli import run
+from tests.ragqa.test_cli import run
 
 
 def index_folder(

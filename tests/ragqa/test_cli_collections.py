@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ragqa.settings import load_settings
-from tests.test_cli import assert_user_error, make_folder, run
+from tests.ragqa.test_cli import assert_user_error, make_folder, run
 
 PAPERS = {
     "a.txt": "The harbour froze every winter until 1998.\n",

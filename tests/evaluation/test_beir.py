@@ -1,4 +1,4 @@
-"""Tests for qa.beir: loading the BEIR layout, the standard metrics on
+"""Tests for evaluation.beir: loading the BEIR layout, the standard metrics on
 hand-computed cases, document ranking from chunks, and the index cache."""
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ import pytest
 from corpus.chunking import ChunkingConfig
 from corpus.documents import Chunk
 from corpus.errors import EvaluationError
-from indexer.embedder import EmbedderConfig
-from indexer.vector_index import VectorIndexConfig
-from qa.beir import (
+from evaluation.beir import (
     evaluate_beir,
     index_cache_dir,
     load_beir,
@@ -23,6 +21,8 @@ from qa.beir import (
     retrieve_documents,
     score_run,
 )
+from indexer.embedder import EmbedderConfig
+from indexer.vector_index import VectorIndexConfig
 from qa.types import Hit
 
 # --- metrics on hand-computed cases ------------------------------------------------------

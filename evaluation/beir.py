@@ -28,7 +28,6 @@ import io
 import json
 import logging
 import re
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -407,10 +406,18 @@ def _refuse_foreign_index(store: VectorStore, dataset: BeirDataset) -> None:
 
 
 def ensure_index(
-    pipeline: Pipeline, dataset: BeirDataset, *, rebuild: bool = False, show_progress: bool = False
+    pipeline: Pipeline,
+    dataset: BeirDataset,
+    *,
+    rebuild: bool = False,
+    show_progress: bool = False,
+    announce: Callable[[str], None] = logger.info,
 ) -> BuildReport | None:
     """Index the dataset's corpus at the pipeline's index folder unless an
-    index of exactly these documents is there already (returns None then)."""
+    index of exactly these documents is there already (returns None then).
+
+    ``announce`` is told, in one sentence, when a (long) build starts.
+    """
     config = pipeline.config
     store = pipeline.store
     if not rebuild and index_matches(store, dataset.documents, config.chunking):
@@ -423,10 +430,9 @@ def ensure_index(
             logger.info("Reusing the cached index at %s", config.index_dir)
             return None
     _refuse_foreign_index(store, dataset)
-    print(
+    announce(
         f"Indexing {len(dataset.documents):,} documents of {dataset.name} into "
-        f"{config.index_dir} (cached for later runs)...",
-        file=sys.stderr,
+        f"{config.index_dir} (cached for later runs)..."
     )
     builder = IndexBuilder(pipeline.embedder, config.chunking, config.vector_index)
     report = builder.build(dataset.documents, store, show_progress=show_progress)
@@ -454,28 +460,34 @@ def evaluate_beir(
     *,
     top_k: int = 100,
     rebuild: bool = False,
-    progress: bool = False,
+    show_progress: bool = False,
+    announce: Callable[[str], None] = logger.info,
+    on_query: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Index (or reuse) the corpus, retrieve ``top_k`` documents per judged
     query, and score the run. Returns the ``--json`` object of
-    ``ragqa eval-retrieval``."""
-    from tqdm import tqdm
+    ``ragqa eval-retrieval``.
 
+    ``show_progress`` and ``announce`` concern indexing (see
+    :func:`ensure_index`); ``on_query`` sees each query id once it is retrieved for.
+    """
     if top_k < 1:
         raise EvaluationError(f"--top-k must be 1 or more. Currently it is {top_k}.")
     started = time.perf_counter()
-    report = ensure_index(pipeline, dataset, rebuild=rebuild, show_progress=progress)
+    report = ensure_index(
+        pipeline, dataset, rebuild=rebuild, show_progress=show_progress, announce=announce
+    )
     indexed = time.perf_counter()
     n_chunks = pipeline.store.count()
 
     query_ids = dataset.judged_queries
     run: dict[str, list[str]] = {}
-    for query_id in tqdm(
-        query_ids, desc="queries", unit="q", file=sys.stderr, disable=not progress
-    ):
+    for query_id in query_ids:
         run[query_id] = retrieve_documents(
             lambda q, k: pipeline.retrieve(q, top_k=k), dataset.queries[query_id], top_k, n_chunks
         )
+        if on_query is not None:
+            on_query(query_id)
     retrieved = time.perf_counter()
     scores = score_run(dataset.qrels, run)
     config = pipeline.config

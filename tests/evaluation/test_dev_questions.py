@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).parents[1]
+ROOT = Path(__file__).parents[2]
 QUESTIONS = ROOT / "eval" / "dev_questions.jsonl"
 COLLECTION = ROOT / "corpus" / "default_collection"
 DOC_FILES = ["lei_jun_peoples_entrepreneur.txt", "lei_jun_biography.txt"]

@@ -1,0 +1,107 @@
+"""``ragqa calibrate``: fit the abstention model on a question set.
+
+This module parses the arguments and prints; the fitting is
+:func:`evaluation.calibration.calibrate`. The shipped
+``qa/abstention_model.json`` was made with::
+
+    ragqa calibrate --questions eval/dev_questions.jsonl --out qa/abstention_model.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ragqa import app
+
+# evaluation.calibration's defaults, repeated so that building the parser (and
+# `--help`) need not import the answering stack; a test keeps them equal.
+DEFAULT_MAX_FALSE_RATE = 0.1
+DEFAULT_L2 = 0.1
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    from evaluation.calibration import calibrate, check_both_kinds
+    from evaluation.questions import load_questions
+
+    path: Path = args.questions
+    questions = load_questions(path)
+    check_both_kinds(questions, path)  # before any model loads
+    settings = app.load(args.config, collection=args.collection, index_dir=args.index_dir)
+    pipeline = app.open_pipeline(settings)
+
+    def show(asked: int) -> None:
+        print(f"\r{asked}/{len(questions)} questions", end="", file=sys.stderr, flush=True)
+
+    try:
+        model = calibrate(
+            pipeline,
+            questions,
+            path,
+            max_false_rate=args.max_false_rate,
+            l2=args.l2,
+            on_question=show,
+        )
+    finally:
+        print(file=sys.stderr)
+    if args.out:
+        model.save(args.out)
+    print(
+        json.dumps(
+            {
+                "weights": model.weights,
+                "bias": model.bias,
+                "threshold": model.threshold,
+                **model.notes,
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
+def _number_type(minimum: float, below: float | None = None) -> Callable[[str], float]:
+    """An argparse type: a number at least ``minimum`` (and below ``below``)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from error
+        if value < minimum or (below is not None and value >= below):
+            bounds = f"at least {minimum:g}" + (f" and below {below:g}" if below else "")
+            raise argparse.ArgumentTypeError(f"must be {bounds}, not {value:g}")
+        return value
+
+    return parse
+
+
+def add_command(commands: Any, add_common: Callable[[argparse.ArgumentParser], None]) -> None:
+    parser = commands.add_parser(
+        "calibrate",
+        help="fit the abstention model on a question set",
+        description="Fit when to abstain from a question file (evaluation format) that holds "
+        "answerable and unanswerable questions; prints the weights and cross-validated rates.",
+    )
+    parser.add_argument("--questions", type=Path, required=True, help="question file (JSON Lines)")
+    parser.add_argument("--out", type=Path, help="write the fitted model here (JSON)")
+    parser.add_argument(
+        "--max-false-rate",
+        type=_number_type(0.0, below=1.0),
+        default=DEFAULT_MAX_FALSE_RATE,
+        help=f"share of answerable questions the threshold may abstain on (default {DEFAULT_MAX_FALSE_RATE})",
+    )
+    parser.add_argument(
+        "--l2",
+        type=_number_type(0.0),
+        default=DEFAULT_L2,
+        help=f"L2 penalty of the logistic fit (default {DEFAULT_L2})",
+    )
+    add_common(parser)
+
+
+HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {"calibrate": run_calibrate}
