@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from corpus.analysis import ABBREVIATIONS
 from corpus.documents import Chunk, Document, locations_within
 
 TokenCounter = Callable[[str], int]
@@ -53,45 +54,6 @@ class ChunkingConfig:
             )
 
 
-_ABBREVIATIONS = frozenset(
-    [
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "prof",
-        "sr",
-        "jr",
-        "st",
-        "vs",
-        "etc",
-        "e.g",
-        "i.e",
-        "inc",
-        "ltd",
-        "co",
-        "corp",
-        "no",
-        "fig",
-        "approx",
-        "u.s",
-        "u.k",
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
-        "min",
-        "max",
-    ]
-)
 # A sentence ends at . ! ? (optionally followed by closing quotes or brackets)
 # when whitespace and then something that can start a sentence follow.
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+[\"'“‘(\[]?[A-Z0-9\u00C0-\uFFFF])")
@@ -102,7 +64,7 @@ def _ends_with_abbreviation(text: str) -> bool:
     last_word = text.rsplit(None, 1)[-1] if text.split() else ""
     word = last_word.rstrip(".").lower()
     # Single initials ("J.") and known abbreviations do not end a sentence.
-    return (len(word) == 1 and word.isalpha()) or word in _ABBREVIATIONS
+    return (len(word) == 1 and word.isalpha()) or word in ABBREVIATIONS
 
 
 def _trimmed(text: str, start: int, end: int) -> tuple[int, int] | None:

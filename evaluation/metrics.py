@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from corpus.analysis import CITATION_MARKER
 from qa.normalise import contains, mentions
 
 HIT_KS = (1, 3, 5, 10)
@@ -94,7 +95,6 @@ def answer_is_correct(text: str, abstained: bool, answers: Sequence[str]) -> boo
     return not abstained and any(mentions(text, answer) for answer in answers)
 
 
-_CITATION_MARK = re.compile(r"\[\d+\]")
 _WORDLIKE = re.compile(r"\w")
 
 
@@ -105,7 +105,7 @@ def answer_words(text: str) -> int:
     >>> answer_words("He founded Xiaomi in 2010 [1] [2].")
     5
     """
-    return sum(1 for token in _CITATION_MARK.sub(" ", text).split() if _WORDLIKE.search(token))
+    return sum(1 for token in CITATION_MARKER.sub(" ", text).split() if _WORDLIKE.search(token))
 
 
 def rate(flags: Sequence[bool]) -> float | None:

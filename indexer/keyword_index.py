@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from corpus.analysis import text_analyzer
 from corpus.errors import IndexCorruptError
 from indexer.layout import REBUILD_HINT
 
@@ -31,19 +32,18 @@ KEYWORD_FILES = (
 )
 
 
-def _stemmer() -> Any:
-    try:
-        import Stemmer  # PyStemmer, optional
+def _tokenized(texts: Sequence[str]) -> Any:
+    """``texts`` as bm25s's ``Tokenized`` (term ids and their vocabulary), each
+    analysed by the shared analyzer (:meth:`TextAnalyzer.keyword_terms`)."""
+    from bm25s.tokenization import Tokenized
 
-        return Stemmer.Stemmer("english")
-    except ImportError:
-        return None
-
-
-def tokenize(texts: Sequence[str]) -> Any:
-    import bm25s
-
-    return bm25s.tokenize(list(texts), stopwords="en", stemmer=_stemmer(), show_progress=False)
+    analyzer = text_analyzer()
+    vocabulary: dict[str, int] = {}
+    ids = [
+        [vocabulary.setdefault(term, len(vocabulary)) for term in analyzer.keyword_terms(text)]
+        for text in texts
+    ]
+    return Tokenized(ids=ids, vocab=vocabulary)
 
 
 def stems(text: str) -> set[str]:
@@ -52,9 +52,7 @@ def stems(text: str) -> set[str]:
     >>> sorted(stems("The founders founded the company"))
     ['compani', 'found', 'founder']
     """
-    tokens = tokenize([text])
-    by_id = {number: term for term, number in tokens.vocab.items()}
-    return {by_id[i] for i in tokens.ids[0]} if tokens.ids else set()
+    return text_analyzer().stems(text)
 
 
 def build_keyword_index(texts: Sequence[str], directory: Path) -> list[str]:
@@ -64,9 +62,9 @@ def build_keyword_index(texts: Sequence[str], directory: Path) -> list[str]:
 
     retriever = bm25s.BM25()
     if texts:
-        retriever.index(tokenize(texts), show_progress=False)
+        retriever.index(_tokenized(texts), show_progress=False)
     else:
-        retriever.index(tokenize(["empty"]), show_progress=False)
+        retriever.index(_tokenized(["empty"]), show_progress=False)
     target = directory / KEYWORD_DIR
     retriever.save(str(target))
     return sorted(f"{KEYWORD_DIR}/{path.name}" for path in target.iterdir() if path.is_file())
@@ -93,17 +91,15 @@ class KeywordIndex:
         BM25 weighs it: rare terms carry a question, common ones (the
         collection's subject, "Lei Jun") do not. Terms the index has never
         seen get the highest weight."""
-        tokens = tokenize([text])
-        if not tokens.ids or not len(tokens.ids[0]):
+        terms = text_analyzer().keyword_terms(text)
+        if not terms:
             return {}
-        by_id = {number: term for term, number in tokens.vocab.items()}
         scores = self._retriever.scores
         frequencies = np.diff(np.asarray(scores["indptr"]))
         n_docs = max(1, int(scores["num_docs"]))
         vocabulary = self._retriever.vocab_dict
         weights = {}
-        for token_id in tokens.ids[0]:
-            term = by_id[token_id]
+        for term in terms:
             row = vocabulary.get(term)
             frequency = int(frequencies[row]) if row is not None and row < len(frequencies) else 0
             weights[term] = float(np.log(1 + (n_docs - frequency + 0.5) / (frequency + 0.5)))
@@ -112,10 +108,10 @@ class KeywordIndex:
     def search(self, query: str, top_k: int) -> tuple[np.ndarray, np.ndarray]:
         if self._n_rows == 0:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
-        tokens = tokenize([query])
-        if not any(len(ids) for ids in tokens.ids):
+        terms = text_analyzer().keyword_terms(query)
+        if not terms:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
         k = min(top_k, self._n_rows)
-        rows, scores = self._retriever.retrieve(tokens, k=k, show_progress=False, n_threads=1)
+        rows, scores = self._retriever.retrieve([terms], k=k, show_progress=False, n_threads=1)
         keep = scores[0] > 0
         return scores[0][keep].astype(np.float32), rows[0][keep].astype(np.int64)

@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 
+from corpus.analysis import text_analyzer
 from corpus.documents import Chunk, Document, Location, LocationKind
 from corpus.errors import (
     ConfigError,
@@ -54,7 +55,6 @@ from corpus.errors import (
     RagqaError,
     SavedIndexError,
 )
-from indexer.keyword_index import tokenize
 from indexer.local_store import text_key
 from indexer.manifest import DocumentEntry
 from indexer.store import LiveContent, StoreHit, TermStatistics, VectorStoreConfig
@@ -111,11 +111,8 @@ def terms_of(texts: Sequence[str]) -> list[list[str]]:
     >>> terms_of(["The founders founded it", "the"])
     [['founder', 'found'], []]
     """
-    if not texts:
-        return []
-    tokens = tokenize(texts)
-    by_id = {number: term for term, number in tokens.vocab.items()}
-    return [[by_id[i] for i in row] for row in tokens.ids]
+    analyzer = text_analyzer()
+    return [analyzer.keyword_terms(text) for text in texts]
 
 
 def _quoted(values: Sequence[str]) -> str:

@@ -12,13 +12,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from corpus.analysis import strip_citation_markers
 from qa.abstention import AbstentionFeatures
 from qa.abstention_judge import Judgement
 from qa.answer_type import expected_answer_type, has_answer_type
 from qa.evidence import EvidenceWeights, ScoredSentence, answer_values, find_conflict
 from qa.evidence_ranker import Evidence
 from qa.grounding import content_words, novel_words
-from qa.prompt_builder import strip_citation_markers
 from qa.types import Answer, Citation, Hit, QuestionContext
 
 ABSTAIN_TEXT = "The documents don't say."

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from enum import Enum
 
+from corpus.analysis import MONTH_ABBREVIATIONS, MONTHS, NUMBER_WORDS
 from qa.grounding import salient_terms
 
 
@@ -44,16 +45,10 @@ _QUESTION_PATTERNS = (
 
 _YEAR = re.compile(r"(?<!\d)(1[0-9]\d\d|20\d\d)s?(?!\d)")
 _MONTH = re.compile(
-    r"\b(January|February|March|April|May|June|July|August|September|October|November"
-    r"|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\b\.?"
+    r"\b(" + "|".join(sorted(m.capitalize() for m in MONTHS | MONTH_ABBREVIATIONS)) + r")\b\.?"
 )
 _DIGIT = re.compile(r"\d")
-_NUMBER_WORDS = re.compile(
-    r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen"
-    r"|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy"
-    r"|eighty|ninety|hundred|thousand|million|billion|trillion|dozen|half|once|twice)\b",
-    re.IGNORECASE,
-)
+_NUMBER_WORDS = re.compile(r"\b(" + "|".join(sorted(NUMBER_WORDS)) + r")\b", re.IGNORECASE)
 
 
 def expected_answer_type(question: str) -> AnswerType | None:

@@ -36,6 +36,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from corpus.analysis import CITATION_MARKER, HONORIFICS, NOT_NAMES
+
 Kind = Literal["person", "thing", "group"]
 
 _PERSON_PRONOUNS: dict[str, str] = {
@@ -66,26 +68,6 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-# Capitalised words that are not names (sentence starts, question words, ...).
-_NOT_NAMES = _words(
-    """
-    a about above according after again against all also although am an and another any are as
-    at be because been before being besides between both but by can could did do does doing
-    done during each either even ever every for from further had has have having he her here hers
-    herself him himself his how however i if in into is it its itself just let like many may me
-    might more most much must my neither no nor not now of off on once one only or other our out
-    over own please same shall she should since so some such than that the their theirs them
-    themselves then there these they this those though through thus to too under until up upon
-    us very was we were what whatever when whenever where whereas wherever whether which while
-    who whom whose why will with within without would yes yet you your
-    tell give list name describe explain show summarise summarize compare find
-    documents document passage passages answer question sources closest
-    january february march april may june july august september october november december
-    monday tuesday wednesday thursday friday saturday sunday
-    ceo cto cfo coo ipo ai faq
-    """
-)
-_HONORIFICS = frozenset({"mr", "mrs", "ms", "dr", "prof", "sir", "madam"})
 _COMPANY_WORDS = _words(
     """
     inc corp corporation company co ltd limited llc plc group technology technologies software
@@ -105,7 +87,6 @@ _NOT_NOUNS = _words(
 _EXPLETIVE_AFTER = frozenset({"take", "takes", "took", "true", "possible", "likely", "known"})
 
 _TOKEN = re.compile(r"[^\W\d_][\w\-]*(?:['’][A-Za-z]+)?")
-_CITATION_MARK = re.compile(r"\[\d+\]")
 
 
 @dataclass(frozen=True)
@@ -123,7 +104,7 @@ def _strip_possessive(word: str) -> tuple[str, bool]:
 
 def _classify(words: Sequence[str]) -> Kind:
     lowered = [w.lower().rstrip(".") for w in words]
-    if lowered[0] in _HONORIFICS:
+    if lowered[0] in HONORIFICS:
         return "person"
     if any(w in _COMPANY_WORDS for w in lowered):
         return "thing"
@@ -138,7 +119,7 @@ def find_names(text: str) -> list[_Name]:
     >>> [(n.text, n.kind) for n in find_names("When did Lei Jun found Xiaomi?")]
     [('Lei Jun', 'person'), ('Xiaomi', 'thing')]
     """
-    text = _CITATION_MARK.sub(" ", text)
+    text = CITATION_MARKER.sub(" ", text)
     runs: list[list[str]] = []
     run: list[str] = []
     previous_end = -1
@@ -146,8 +127,8 @@ def find_names(text: str) -> list[_Name]:
         word, possessive = _strip_possessive(match.group())
         gap = text[previous_end : match.start()] if previous_end >= 0 else ""
         lowered = word.lower()
-        capitalised = word[:1].isupper() and (lowered in _HONORIFICS or lowered not in _NOT_NAMES)
-        joins = gap == " " or (gap == ". " and bool(run) and run[-1].lower() in _HONORIFICS)
+        capitalised = word[:1].isupper() and (lowered in HONORIFICS or lowered not in NOT_NAMES)
+        joins = gap == " " or (gap == ". " and bool(run) and run[-1].lower() in HONORIFICS)
         if run and (not capitalised or not joins):
             runs.append(run)
             run = []
@@ -162,7 +143,7 @@ def find_names(text: str) -> list[_Name]:
 
     names = []
     for words in runs:
-        bare = words[1:] if words[0].lower() in _HONORIFICS else words
+        bare = words[1:] if words[0].lower() in HONORIFICS else words
         if bare and not {w.lower() for w in bare} <= _COMPANY_WORDS:
             names.append(_Name(" ".join(bare), _classify(words)))
     return names

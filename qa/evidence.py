@@ -49,8 +49,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from corpus.analysis import MONTHS, NUMBER_VALUES, WEEKDAYS, text_analyzer
 from indexer.embedder import Embedder
-from indexer.keyword_index import stems
 from qa.answer_type import AnswerType, has_answer_type
 from qa.grounding import PassageSentence, novel_words, passage_sentences, salient_terms
 from qa.types import Hit
@@ -115,7 +115,8 @@ def score_sentences(
 ) -> list[ScoredSentence]:
     """Score every sentence (``sentences[i].hit_index`` indexes ``hits``);
     sentences of the documents in ``untrusted`` are marked as such."""
-    sentence_terms = [stems(s.text) for s in sentences]
+    analyzer = text_analyzer()
+    sentence_terms = [analyzer.stems(s.text) for s in sentences]
     scored = []
     for i, sentence in enumerate(sentences):
         window = set(sentence_terms[i])
@@ -152,8 +153,9 @@ def draft_overlap(draft: str, question: str, sentence: str) -> float:
     new = novel_words(draft, question)
     if not new:
         return 0.0
-    held = stems(sentence)
-    return sum(1 for word in new if stems(word) <= held) / len(new)
+    analyzer = text_analyzer()
+    held = analyzer.stems(sentence)
+    return sum(1 for word in new if analyzer.stems(word) <= held) / len(new)
 
 
 def with_draft(scored: Sequence[ScoredSentence], draft: str, question: str) -> list[ScoredSentence]:
@@ -247,68 +249,8 @@ def untrusted_documents(hits: Sequence[Hit]) -> frozenset[str]:
 
 _YEAR_VALUE = re.compile(r"(?<!\d)(?<!\d[,.])(1[0-9]\d\d|20\d\d)(?:s\b)?(?!\d|[,.]\d)")
 _NUMBER_VALUE = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
-_NUMBER_NAMES = {
-    word: str(value)
-    for value, words in enumerate(
-        [
-            ("zero",),
-            ("one", "first", "once"),
-            ("two", "second", "twice"),
-            ("three", "third"),
-            ("four", "fourth"),
-            ("five", "fifth"),
-            ("six", "sixth"),
-            ("seven", "seventh"),
-            ("eight", "eighth"),
-            ("nine", "ninth"),
-            ("ten", "tenth"),
-            ("eleven", "eleventh"),
-            ("twelve", "twelfth"),
-        ]
-    )
-    for word in words
-} | {
-    "thirteen": "13",
-    "fourteen": "14",
-    "fifteen": "15",
-    "sixteen": "16",
-    "seventeen": "17",
-    "eighteen": "18",
-    "nineteen": "19",
-    "twenty": "20",
-    "thirty": "30",
-    "forty": "40",
-    "fifty": "50",
-    "sixty": "60",
-    "seventy": "70",
-    "eighty": "80",
-    "ninety": "90",
-    "hundred": "100",
-    "dozen": "12",
-}
-_NOT_NAMES = frozenset(
-    [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ]
-)
+_NUMBER_NAMES = {word: str(value) for word, value in NUMBER_VALUES.items()}
+_NOT_NAMES = MONTHS | WEEKDAYS
 
 
 def _words(text: str) -> set[str]:
@@ -390,7 +332,8 @@ def find_conflict(
     mine = answer_values(best.sentence.text, question, answer_type)
     if not mine or best.coverage < min_coverage:
         return None
-    held = {t for t in term_weights if t in stems(best.sentence.text)}
+    analyzer = text_analyzer()
+    held = {t for t in term_weights if t in analyzer.stems(best.sentence.text)}
     floor = best.score(weights) - margin
     for other in ranked:
         if (
@@ -398,7 +341,7 @@ def find_conflict(
             or other.answer_type < 1.0
             or other.coverage < min_coverage
             or other.score(weights) < floor
-            or not held <= stems(other.sentence.text)
+            or not held <= analyzer.stems(other.sentence.text)
         ):
             continue
         if values_disagree(mine, answer_values(other.sentence.text, question, answer_type)):

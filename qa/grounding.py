@@ -14,107 +14,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from corpus.analysis import CLAUSE_OPENERS, SALIENT_NUMBER_WORDS, text_analyzer
 from corpus.chunking import sentence_spans
 from qa.normalise import normalise
 
-# Capitalised words that are not names when they open a clause.
-_COMMON_CAPITALISED = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "he",
-        "she",
-        "it",
-        "they",
-        "his",
-        "her",
-        "its",
-        "their",
-        "this",
-        "that",
-        "these",
-        "those",
-        "there",
-        "here",
-        "i",
-        "we",
-        "you",
-        "in",
-        "on",
-        "at",
-        "of",
-        "for",
-        "to",
-        "from",
-        "by",
-        "with",
-        "as",
-        "and",
-        "but",
-        "or",
-        "so",
-        "yet",
-        "if",
-        "when",
-        "while",
-        "after",
-        "before",
-        "since",
-        "during",
-        "what",
-        "who",
-        "whom",
-        "which",
-        "where",
-        "why",
-        "how",
-        "yes",
-        "no",
-        "also",
-        "however",
-        "although",
-        "because",
-        "once",
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "today",
-        "yesterday",
-        "according",
-    ]
-)
 _NUMBER = re.compile(r"(?<![\w.])[$€£¥]?\d[\d,.]*\d?%?")
 _CAPITALISED = re.compile(r"\b[A-Z][\w’'\-]*[\w]|\b[A-Z]\b")
-_NUMBER_WORDS = frozenset(
-    [
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-        "twenty",
-        "thirty",
-        "forty",
-        "fifty",
-        "sixty",
-        "seventy",
-        "eighty",
-        "ninety",
-        "hundred",
-        "thousand",
-        "million",
-        "billion",
-        "trillion",
-    ]
-)
 
 
 def salient_terms(sentence: str) -> list[str]:
@@ -126,14 +31,14 @@ def salient_terms(sentence: str) -> list[str]:
     terms: list[str] = []
     for match in _CAPITALISED.finditer(sentence):
         word = re.sub(r"[’']s$", "", match.group())
-        if word.casefold() not in _COMMON_CAPITALISED and len(word) > 1:
+        if word.casefold() not in CLAUSE_OPENERS and len(word) > 1:
             terms.append(word)
     for match in _NUMBER.finditer(sentence):
         number = match.group().rstrip(".,")
         if number:
             terms.append(number)
     for word in re.findall(r"[A-Za-z]+", sentence):
-        if word.casefold() in _NUMBER_WORDS:
+        if word.casefold() in SALIENT_NUMBER_WORDS:
             terms.append(word.casefold())
     return list(dict.fromkeys(terms))
 
@@ -183,177 +88,13 @@ def passage_sentences(chunk_texts: Sequence[str]) -> list[PassageSentence]:
     ]
 
 
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "about",
-        "above",
-        "after",
-        "again",
-        "against",
-        "all",
-        "am",
-        "an",
-        "and",
-        "any",
-        "are",
-        "as",
-        "at",
-        "be",
-        "because",
-        "been",
-        "before",
-        "being",
-        "below",
-        "between",
-        "both",
-        "but",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "doing",
-        "down",
-        "during",
-        "each",
-        "few",
-        "for",
-        "from",
-        "further",
-        "had",
-        "has",
-        "have",
-        "having",
-        "he",
-        "her",
-        "here",
-        "hers",
-        "herself",
-        "him",
-        "himself",
-        "his",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "itself",
-        "just",
-        "me",
-        "more",
-        "most",
-        "my",
-        "myself",
-        "no",
-        "nor",
-        "not",
-        "now",
-        "of",
-        "off",
-        "on",
-        "once",
-        "only",
-        "or",
-        "other",
-        "our",
-        "ours",
-        "out",
-        "over",
-        "own",
-        "same",
-        "she",
-        "should",
-        "so",
-        "some",
-        "such",
-        "than",
-        "that",
-        "the",
-        "their",
-        "theirs",
-        "them",
-        "themselves",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "through",
-        "to",
-        "too",
-        "under",
-        "until",
-        "up",
-        "very",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "who",
-        "whom",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "yours",
-        "s",
-        "t",
-        "don's",
-        "also",
-        "many",
-        "much",
-        "did",
-        "does",
-        "done",
-        "get",
-        "got",
-        "make",
-        "made",
-        "one",
-        "ones",
-        "kind",
-        "name",
-        "named",
-        "called",
-        "tell",
-        "know",
-    ]
-)
-_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
-
-
 def content_words(text: str) -> set[str]:
     """Lower-cased words that carry meaning (no stopwords, possessives cut).
 
     >>> sorted(content_words("What is Lei Jun's wife's name?"))
     ['jun', 'lei', 'wife']
     """
-    words = set()
-    for match in _WORD.finditer(text.casefold()):
-        word = re.sub(r"['’]s$", "", match.group())
-        if word not in _STOPWORDS and (len(word) > 1 or word.isdigit()):
-            words.add(word)
-    return words
-
-
-def _stem(word: str) -> str:
-    """A crude suffix stripper, enough to match "founded" with "founder"."""
-    for suffix in ("ings", "ing", "ers", "er", "ed", "es", "s", "ly"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
-    return word
+    return text_analyzer().content_words(text)
 
 
 def novel_words(answer: str, question: str) -> set[str]:
@@ -363,5 +104,6 @@ def novel_words(answer: str, question: str) -> set[str]:
     >>> novel_words("Lei Jun's wife is Lei Jun.", "Who is Lei Jun's wife?")
     set()
     """
-    asked = {_stem(w) for w in content_words(question)}
-    return {w for w in content_words(answer) if _stem(w) not in asked}
+    analyzer = text_analyzer()
+    asked = {analyzer.stem(w) for w in analyzer.content_words(question)}
+    return {w for w in analyzer.content_words(answer) if analyzer.stem(w) not in asked}

@@ -10,10 +10,10 @@ feeds the abstention features.
 from __future__ import annotations
 
 import collections.abc
-import re
 import time
 from collections.abc import Sequence
 
+from corpus.analysis import strip_citation_markers
 from qa.evidence import ScoredSentence
 from qa.generator import Generator, Message
 from qa.types import QuestionContext, Token
@@ -23,18 +23,6 @@ SYSTEM_PROMPT = (
     "Answer in one short sentence. If the passages do not contain the answer, "
     "say that the documents don't say."
 )
-
-# Citation markers written inside documents ("[2]") must never pass for ours.
-_CITATION_MARKER = re.compile(r"\s*\[\d{1,3}\]")
-
-
-def strip_citation_markers(text: str) -> str:
-    """Remove ``[n]`` markers a document carries, so only ragqa's own remain.
-
-    >>> strip_citation_markers("Founded by Ada Lund [1] [2].")
-    'Founded by Ada Lund.'
-    """
-    return _CITATION_MARKER.sub("", text)
 
 
 def build_prompt(question: str, passages: Sequence[str]) -> list[Message]:
