@@ -98,8 +98,8 @@ def content_words(text: str) -> set[str]:
 
 
 def novel_words(answer: str, question: str) -> set[str]:
-    """Content words of the answer that the question did not already hold: an
-    answer without any only restates the question.
+    """Content words of the answer whose stem the question did not already
+    hold: an answer without any only restates the question.
 
     >>> novel_words("Lei Jun's wife is Lei Jun.", "Who is Lei Jun's wife?")
     set()
