@@ -44,14 +44,6 @@ SQUAD_QUESTIONS = SQUAD_DOCS.parent / "questions.jsonl"
 DEFAULT_COLLECTION = ROOT / "corpus" / "default_collection"
 
 
-def _trimmed(text: str, start: int, end: int) -> tuple[int, int] | None:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return (start, end) if end > start else None
-
-
 def _lines(text: str) -> Iterator[tuple[int, str]]:
     for match in re.finditer(r"[^\n]+", text):
         yield match.start(), match.group()
@@ -64,9 +56,10 @@ def _per_line(split_line: Splitter) -> Splitter:
         spans = []
         for offset, line in _lines(text):
             for start, end in split_line(line):
-                span = _trimmed(line, start, end)
-                if span:
-                    spans.append((offset + span[0], offset + span[1]))
+                piece = line[start:end]
+                first = offset + start + len(piece) - len(piece.lstrip())
+                if piece.strip():  # spans without the whitespace around the sentence
+                    spans.append((first, first + len(piece.strip())))
         return spans
 
     return split
