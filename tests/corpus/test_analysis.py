@@ -133,6 +133,7 @@ def test_one_marker_pattern_is_used_everywhere() -> None:
     import qa.answerer
     import qa.conversation
     import qa.evaluation
+    import qa.prompt_builder
 
     assert qa.evaluation.answer_words("He left [1] [2].") == 2
     assert [n.text for n in qa.conversation.find_names("Lei Jun [1] Xiaomi")] == [
@@ -141,6 +142,6 @@ def test_one_marker_pattern_is_used_everywhere() -> None:
     ]
     assert CITATION_MARKER.fullmatch("[7]")
     assert not CITATION_MARKER.fullmatch("[2010]")
-    for module in (qa.answerer, qa.conversation, qa.evaluation, qa.grounding):
+    for module in (qa.answerer, qa.conversation, qa.evaluation, qa.grounding, qa.prompt_builder):
         source = Path(module.__file__ or "").read_text(encoding="utf-8")
         assert not re.search(r"\\\[\\d", source), f"{module.__name__} has its own [n] pattern"
