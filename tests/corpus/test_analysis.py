@@ -130,18 +130,24 @@ def test_citation_markers(text: str, stripped: str) -> None:
 
 
 def test_one_marker_pattern_is_used_everywhere() -> None:
+    import evaluation.metrics
     import qa.answerer
     import qa.conversation
-    import qa.evaluation
     import qa.prompt_builder
 
-    assert qa.evaluation.answer_words("He left [1] [2].") == 2
+    assert evaluation.metrics.answer_words("He left [1] [2].") == 2
     assert [n.text for n in qa.conversation.find_names("Lei Jun [1] Xiaomi")] == [
         "Lei Jun",
         "Xiaomi",
     ]
     assert CITATION_MARKER.fullmatch("[7]")
     assert not CITATION_MARKER.fullmatch("[2010]")
-    for module in (qa.answerer, qa.conversation, qa.evaluation, qa.grounding, qa.prompt_builder):
+    for module in (
+        qa.answerer,
+        qa.conversation,
+        evaluation.metrics,
+        qa.grounding,
+        qa.prompt_builder,
+    ):
         source = Path(module.__file__ or "").read_text(encoding="utf-8")
         assert not re.search(r"\\\[\\d", source), f"{module.__name__} has its own [n] pattern"
