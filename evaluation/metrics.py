@@ -25,9 +25,10 @@ import numpy as np
 
 from corpus.analysis import CITATION_MARKER
 from qa.normalise import contains, mentions
+from qa.types import RANKED_DEPTH
 
 HIT_KS = (1, 3, 5, 10)
-RETRIEVED_DEPTH = 10
+RETRIEVED_DEPTH = RANKED_DEPTH  # the answer carries this many retrieved chunks
 """How many retrieved chunks a record keeps, and the depth of hit@k and MRR."""
 
 

@@ -29,7 +29,6 @@ from evaluation.metrics import (
     summarise_by,
 )
 from evaluation.questions import REQUIRED_FIELDS, EvalQuestion
-from qa.answerer import clean_question
 from qa.normalise import normalise
 
 if TYPE_CHECKING:
@@ -91,9 +90,7 @@ def evaluate_question(
     answer = pipeline.ask(question.question)
     latency_ms = (time.perf_counter() - started) * 1000
 
-    retrieved = pipeline.retrieve(
-        answer.retrieval_query or clean_question(question.question), top_k=RETRIEVED_DEPTH
-    )
+    retrieved = answer.ranked[:RETRIEVED_DEPTH]  # the answer's own retrieval, not a second one
     chunk_texts = {hit.chunk.chunk_id: hit.chunk.text for hit in answer.hits}
     citations = []
     for citation in [] if answer.abstained else answer.citations:

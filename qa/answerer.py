@@ -55,7 +55,15 @@ from qa.evidence_ranker import EvidenceRanker, SentenceScorer
 from qa.generator import Generator
 from qa.prompt_builder import DraftWriter, PromptBuilder
 from qa.retriever import Retriever
-from qa.types import Answer, Query, Question, QuestionContext, StageTimings, Token
+from qa.types import (
+    RANKED_DEPTH,
+    Answer,
+    Query,
+    Question,
+    QuestionContext,
+    StageTimings,
+    Token,
+)
 
 MAX_QUESTION_CHARS = 1000
 HISTORY_TURNS = 4  # the last turns of a conversation that a follow-up is resolved against
@@ -194,11 +202,12 @@ class Answerer:
         """Embed the query (once) and retrieve: the context every later stage reads."""
         started = time.perf_counter()
         query = Query.embed(question.retrieval_query, self.embedder)
-        hits = self.retriever.run(query, top_k)  # None: the retrieval settings' top_k
+        top_k = top_k or self.retriever.top_k
+        ranked = self.retriever.run(query, top_k, keep=RANKED_DEPTH)
         timings = StageTimings(
             rewrite_ms=question.rewrite_ms, retrieve_ms=(time.perf_counter() - started) * 1000
         )
-        return QuestionContext(question, query, tuple(hits), timings)
+        return QuestionContext(question, query, tuple(ranked[:top_k]), timings, tuple(ranked))
 
     def stream(self, question: Question, *, top_k: int | None = None) -> Iterator[Token | Answer]:
         """Yield :class:`Token` pieces of the draft, then the final :class:`Answer`."""

@@ -105,8 +105,10 @@ class Retriever:
         self.top_k = top_k
         self.candidates = candidates
 
-    def run(self, query: Query, top_k: int | None = None) -> list[Hit]:
-        """Return up to ``top_k`` hits (default: the configured one), best first."""
+    def run(self, query: Query, top_k: int | None = None, *, keep: int = 0) -> list[Hit]:
+        """Return up to ``top_k`` hits (default: the configured one), best first;
+        ``keep`` returns that many of the same ranking instead when it is more
+        (what the evaluation lists), without changing the first ``top_k``."""
         top_k = top_k or self.top_k
         n_candidates = max(self.candidates, top_k)
         dense = self.dense.run(query, n_candidates) if self.dense is not None else {}
@@ -133,7 +135,7 @@ class Retriever:
         ]
         if self.reranker is not None and candidates:
             candidates = self.reranker.rerank(query, candidates)
-        return candidates[:top_k]
+        return candidates[: max(top_k, keep)]
 
 
 def make_retriever(

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from indexer.embedder import Embedder
 
 
+RANKED_DEPTH = 10  # how many retrieved chunks a question keeps for evaluation (hit@10, MRR)
+
+
 @dataclass(frozen=True)
 class Hit:
     """A retrieved chunk with its score (higher is better) and 1-based rank."""
@@ -147,6 +150,9 @@ class QuestionContext:
     query: Query
     hits: tuple[Hit, ...]
     timings: StageTimings = field(default_factory=StageTimings)
+    # The same ranking as ``hits``, longer (the top RANKED_DEPTH): what an
+    # evaluation lists, read from this one retrieval instead of a second one.
+    ranked: tuple[Hit, ...] = ()
 
     def timed(self, **milliseconds: float) -> QuestionContext:
         """A copy with these stage timings set.
@@ -180,6 +186,8 @@ class Answer:
     # The documents disagree about what was asked: the answer quotes each side,
     # citation 1 the best-supported one, citation 2 the other.
     conflict: bool = False
+    # The retrieval ranking beyond ``hits`` (the top RANKED_DEPTH), for evaluation.
+    ranked: list[Hit] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.conflict and (self.abstained or len(self.citations) < 2):

@@ -9,7 +9,7 @@ import pytest
 
 from evaluation.metrics import summarise
 from evaluation.questions import EvalQuestion
-from evaluation.runner import evaluate
+from evaluation.runner import evaluate, evaluate_question
 
 # --- a whole evaluation with fake models ------------------------------------------------
 
@@ -72,3 +72,27 @@ def test_evaluate_with_fakes_gives_the_format_shape(fake_pipeline) -> None:
     for group in ("retrieval", "answer", "citations", "abstention"):
         for key, value in again[group].items():
             assert result[group][key] == (None if value is None else pytest.approx(value, abs=1e-4))
+
+
+def test_each_question_is_retrieved_once_and_its_ranking_listed(fake_pipeline, monkeypatch) -> None:
+    """The top-10 list comes from the answer's own retrieval: no second
+    retrieval (or query embedding) per question, and the answer's top_k hits
+    are the head of that list."""
+    calls: list[int | None] = []
+    retriever = fake_pipeline.retriever
+    original = retriever.run
+
+    def counting(query, top_k=None, *, keep=0):
+        calls.append(top_k)
+        return original(query, top_k, keep=keep)
+
+    monkeypatch.setattr(retriever, "run", counting)
+    question = EvalQuestion(
+        "q1", "When did Lei Jun launch Xiaomi?", ("2010",), ("launched Xiaomi in 2010",), True
+    )
+    record = evaluate_question(fake_pipeline, question)
+    assert len(calls) == 1
+    answer = fake_pipeline.ask(question.question)
+    listed = [r["chunk_id"] for r in record["retrieved"]]
+    assert listed == [h.chunk.chunk_id for h in answer.ranked][: len(listed)]
+    assert [h.chunk.chunk_id for h in answer.hits] == listed[: len(answer.hits)]
