@@ -68,18 +68,16 @@ from qa.normalise import normalise
 # isort: split
 # ragqa's own evaluation code: the only place this benchmark imports it from,
 # so the rows are scored exactly as `ragqa eval` scores its own.
-from qa.evaluation import (
+from evaluation.metrics import (
     RETRIEVED_DEPTH,
-    EvalQuestion,
     answer_is_correct,
     evidence_rank,
     first_evidence_rank,
-    load_questions,
-    sample_questions,
     summarise,
     summarise_by,
 )
-from ragqa.eval_report import metrics_table, write_report
+from evaluation.questions import EvalQuestion, load_questions, sample_questions
+from evaluation.report import metrics_table, write_report
 
 SYSTEM_NAME = "LlamaIndex default query engine"
 LLAMA_INDEX_PACKAGES = (
@@ -180,7 +178,7 @@ def question_record(
     question: EvalQuestion, reply: EngineReply, indexed_text: str | None = None
 ) -> dict[str, Any]:
     """The per-question record of ragqa's evaluation report (the fields
-    :func:`qa.evaluation.summarise` reads, plus the diagnostics ``ragqa eval``
+    :func:`evaluation.metrics.summarise` reads, plus the diagnostics ``ragqa eval``
     keeps), built from the engine's reply.
 
     ``indexed_text`` is every node's text, normalised and joined; with it the

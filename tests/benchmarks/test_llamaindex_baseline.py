@@ -25,7 +25,7 @@ from benchmarks.llamaindex_baseline import (
     score,
     smollm2_chat_prompt,
 )
-from qa.evaluation import EvalQuestion, load_questions
+from evaluation.questions import EvalQuestion, load_questions
 from qa.normalise import normalise
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
