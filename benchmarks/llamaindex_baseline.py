@@ -344,11 +344,11 @@ def describe(
         "generator_backend": "llama-cpp via LlamaCPP (SmolLM2-135M-Instruct Q4_1)",
         "retrieval": {"mode": "dense", "fusion": "none"},
         "rerank": {"kind": "none"},
-        "top_k": 2,
+        "top_k": baseline.engine.retriever.similarity_top_k,
         "llama_index": {
             "reader": "SimpleDirectoryReader (default; collection.json excluded)",
             "node_parser": "SentenceSplitter default: chunk_size 1024, chunk_overlap 200 (tiktoken)",
-            "query_engine": "as_query_engine(): similarity_top_k 2, response_mode compact",
+            "query_engine": "as_query_engine() default: response_mode compact",
             "nodes": len(baseline.node_texts),
             "context_window": settings.context_window,
             "max_new_tokens": settings.max_new_tokens,
