@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corpus.cleaning import INVISIBLE_CHARACTERS
-from corpus.errors import QuestionError
+from corpus.errors import ConfigError, QuestionError
 from indexer.embedder import Embedder
 from indexer.store import VectorStore
 from qa.abstention import AbstentionModel
@@ -84,6 +84,12 @@ class AnswerConfig:
     # Ask the generator for a draft before quoting (it streams, votes for a
     # sentence and feeds the abstention features). Off: answers need no model.
     draft: bool = False
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_new_tokens <= 1024:
+            raise ConfigError(
+                f"max_new_tokens must be between 1 and 1024. Currently it is {self.max_new_tokens}"
+            )
 
 
 def clean_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> str:

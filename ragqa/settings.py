@@ -49,6 +49,11 @@ _TOP_LEVEL = ("data_dir", "index_dir", "collection", "max_file_bytes")
 # Settings that are secrets: taken from the environment only, never from a
 # file that may be shared or committed, and never shown (``repr=False``).
 _SECRETS = (("vector_store", "token"),)
+# Settings that are gone, and what to set instead: a file or variable that
+# still names one is told so rather than shown the list of known settings.
+_REMOVED = {
+    "generator.max_tokens": "it was never read; a draft's length is answer.max_new_tokens",
+}
 SECTIONS: dict[str, type] = {
     "chunking": ChunkingConfig,
     "embedder": EmbedderConfig,
@@ -203,6 +208,9 @@ def _section(kind: type, values: Any, name: str) -> Any:
     defaults = kind()
     known = {f.name for f in dataclasses.fields(kind)}
     unknown = sorted(set(values) - known)
+    for key in unknown:
+        if f"{name}.{key}" in _REMOVED:
+            raise ConfigError(f"Setting {name}.{key} is gone: {_REMOVED[f'{name}.{key}']}.")
     if unknown:
         raise ConfigError(
             f"Unknown setting(s) {', '.join(unknown)} in [{name}]; known: {', '.join(sorted(known))}."
