@@ -37,6 +37,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from corpus.data_dir import cache_dir, default_data_dir
 from corpus.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -87,7 +88,8 @@ class EmbedderConfig:
     (texts are sorted by length first, so batches carry little padding);
     ``threads`` 0 lets the runtime use every core (one thread was 1.3-1.4x
     slower on 2 cores). ``cache_dir`` holds the exported ONNX files (the
-    settings put it under the data directory; empty: ``~/.cache/ragqa/onnx``).
+    settings put it under their data directory; empty: under the default one,
+    :func:`onnx_cache_dir` of :func:`~corpus.data_dir.default_data_dir`).
     """
 
     model: str = DEFAULT_EMBEDDING_MODEL
@@ -154,8 +156,6 @@ class SentenceTransformerEmbedder(_EmbedderBase):
 
     def __init__(self, config: EmbedderConfig | None = None) -> None:
         self.config = config or EmbedderConfig()
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         import torch
         from sentence_transformers import SentenceTransformer
 
@@ -284,8 +284,9 @@ def export_onnx(model_dir: Path, target: Path, *, quantized: bool) -> Path:
     return target
 
 
-def _default_cache_dir() -> Path:
-    return Path.home() / ".cache" / "ragqa" / "onnx"
+def onnx_cache_dir(data_dir: Path) -> Path:
+    """Where the exports live in data directory ``data_dir``."""
+    return cache_dir(data_dir) / "onnx"
 
 
 class OnnxEmbedder(_EmbedderBase):
@@ -312,9 +313,13 @@ class OnnxEmbedder(_EmbedderBase):
         self._max_tokens = int(settings.get("max_seq_length", 256))
         self._dimension = int(_read_json(model_dir / "config.json")["hidden_size"])
 
-        cache_dir = Path(self.config.cache_dir).expanduser() if self.config.cache_dir else None
+        exports = (
+            Path(self.config.cache_dir).expanduser()
+            if self.config.cache_dir
+            else onnx_cache_dir(default_data_dir())
+        )
         quantized = self.config.backend == "onnx-int8"
-        path = onnx_cache_path(model_dir, cache_dir or _default_cache_dir(), quantized=quantized)
+        path = onnx_cache_path(model_dir, exports, quantized=quantized)
         with _EXPORTING:  # torch's exporter is not re-entrant: one export at a time
             if not path.is_file():
                 export_onnx(model_dir, path, quantized=quantized)

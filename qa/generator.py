@@ -234,8 +234,6 @@ class TransformersGenerator:
     name = "transformers"
 
     def __init__(self, config: GeneratorConfig) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         path = Path(config.model_path) if config.model_path else packaged_gguf_path()

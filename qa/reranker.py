@@ -96,7 +96,6 @@ class CrossEncoderReranker:
         model_path = os.path.expanduser(model_path)
         if not os.path.isdir(model_path):
             raise ConfigError(f"Cross-encoder folder {model_path!r} does not exist.")
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import CrossEncoder
 
         self._model: Any = CrossEncoder(model_path, device="cpu")

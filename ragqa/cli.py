@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import textwrap
 import threading
@@ -83,15 +82,6 @@ def _configure_logging(verbose: bool) -> None:
     # pypdf warns about every flaw it repairs, without naming the file; the
     # loaders report what matters, naming it.
     logging.getLogger("pypdf").setLevel(logging.INFO if verbose else logging.ERROR)
-
-
-def _quiet_libraries() -> None:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -365,7 +355,6 @@ def run_ui(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    _quiet_libraries()
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
@@ -379,6 +368,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         **calibration_cli.HANDLERS,
     }
     try:
+        from ragqa.runtime import configure_process
+        from ragqa.settings import load_settings
+
+        # Once, for every subcommand, before any model loads (see ragqa.runtime).
+        configure_process(load_settings(args.config))
         return handlers[args.command](args)
     except RagqaError as error:
         print(f"error: {error}", file=sys.stderr)

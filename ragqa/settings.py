@@ -31,10 +31,11 @@ from pathlib import Path
 from typing import Any
 
 from corpus.chunking import ChunkingConfig
+from corpus.data_dir import default_data_dir
 from corpus.errors import ConfigError
 from corpus.loaders import DEFAULT_MAX_FILE_BYTES
 from indexer.collections import DEFAULT_COLLECTION, check_collection_name, collection_dir
-from indexer.embedder import EmbedderConfig
+from indexer.embedder import EmbedderConfig, onnx_cache_dir
 from indexer.store import VectorStoreConfig
 from indexer.vector_index import VectorIndexConfig
 from qa.answerer import AnswerConfig
@@ -66,11 +67,6 @@ SECTIONS: dict[str, type] = {
     "ui": UiConfig,
     "api": ApiConfig,
 }
-
-
-def default_data_dir(environ: Mapping[str, str]) -> Path:
-    base = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base) / "ragqa"
 
 
 @dataclass(frozen=True)
@@ -123,9 +119,7 @@ class Settings:
             # The exported ONNX model is a cache: it lives under the data directory.
             embedder=self.embedder
             if self.embedder.cache_dir
-            else dataclasses.replace(
-                self.embedder, cache_dir=str(self.data_dir / "cache" / "onnx")
-            ),
+            else dataclasses.replace(self.embedder, cache_dir=str(onnx_cache_dir(self.data_dir))),
             vector_index=self.vector_index,
             vector_store=self.vector_store,
             retrieval=self.retrieval,

@@ -24,6 +24,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("smoke") is None)
 
 
+@pytest.fixture(autouse=True)
+def _process_environment_restored() -> Iterator[None]:
+    """``ragqa.cli.main`` sets process-wide variables from its data folder
+    (:func:`ragqa.runtime.configure_process`); put them back after each test,
+    so that no test inherits another's temporary folder."""
+    from ragqa.runtime import process_environment
+
+    names = list(process_environment(Path("unused")))
+    before = {name: os.environ.get(name) for name in names}
+    yield
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture(scope="session")
 def real_embedder():
     from indexer.embedder import make_embedder

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -682,9 +681,8 @@ def serve(
     """Run the chat window until interrupted (what ``ragqa ui`` does).
     ``pipeline`` is collection ``collection``'s; the other collections in
     ``collections_dir`` are offered beside it, in the picker and as API models."""
-    # Gradio keeps its own temporary copy of each upload: keep those under the
-    # data directory too (and they are deleted once stored).
-    os.environ.setdefault("GRADIO_TEMP_DIR", str(uploads_dir.parent / "cache" / "gradio"))
+    # Gradio's temporary copies of uploads go where GRADIO_TEMP_DIR says: under
+    # the data directory, set by ragqa.runtime.configure_process at start-up.
     api = api or ApiConfig()
     collections = CollectionPipelines(pipeline, collection, collections_dir)
     options = server_options(pipeline, config, api, collection, collections)

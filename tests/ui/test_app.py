@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 import urllib.request
 from pathlib import Path
@@ -80,9 +79,6 @@ def test_app_has_a_bounded_queue_and_no_raw_html(pipeline, data_dir) -> None:
 def test_serve_launches_with_the_defaults(pipeline, data_dir, monkeypatch) -> None:
     launched: dict = {}
     monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kwargs: launched.update(kwargs))
-    # setenv first, so that the variable serve() sets is removed again afterwards.
-    monkeypatch.setenv("GRADIO_TEMP_DIR", "unset-below")
-    monkeypatch.delenv("GRADIO_TEMP_DIR")
     ui_app.serve(
         pipeline,
         UiConfig(),
@@ -92,7 +88,6 @@ def test_serve_launches_with_the_defaults(pipeline, data_dir, monkeypatch) -> No
     routes = launched.pop("app_kwargs")["routes"]
     assert launched == launch_options(UiConfig())  # and no login: none is configured
     assert {route.path for route in routes} >= {"/v1/models", "/v1/chat/completions"}
-    assert Path(os.environ["GRADIO_TEMP_DIR"]) == data_dir / "cache" / "gradio"
 
 
 def test_serve_warns_when_not_on_loopback(pipeline, data_dir, monkeypatch, capsys) -> None:
