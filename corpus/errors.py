@@ -73,3 +73,13 @@ class GeneratorCrashedError(GeneratorError):
 
 class EvaluationError(RagqaError):
     """A question file or evaluation input is malformed."""
+
+
+class SavedModelError(RagqaError):
+    """A saved model file (the abstention model) cannot be used: damaged, not
+    ours, or missing its manifest; the message gives the command that rebuilds it."""
+
+
+class SavedModelMismatchError(SavedModelError):
+    """A saved model file is of another format version, or was made for another
+    model (an abstention model fitted on another embedding model's similarities)."""

@@ -7,21 +7,44 @@ set with both answerable and unanswerable questions, by
 ``qa/abstention_model.json`` with the data they were fitted on and their
 cross-validated figures. A user can refit on their own questions and point
 ``answer.abstention_model`` at the result.
+
+The weights weigh one embedding model's cosine similarities, so the file's
+manifest (:mod:`qa.model_files`) records that model and the command that
+made the file; a file fitted for another embedding model, of another format
+version, or damaged is refused with that command rather than used.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import shlex
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
 from corpus.errors import ConfigError
+from qa.model_files import MANIFEST_KEY, ModelManifest, ModelRequirement, read_model_file, refusal
 
 SHIPPED_MODEL = Path(__file__).resolve().parent / "abstention_model.json"
+KIND = "abstention model"
+# 1: weights, bias, threshold and notes beside a manifest naming the embedding model.
+FORMAT_VERSION = 1
+# How the shipped model was made (run from the repository's root).
+SHIPPED_QUESTIONS = "eval/dev_questions.jsonl"
+
+
+def refit_command(path: Path | None, questions: str = "QUESTIONS.jsonl") -> str:
+    """The ``ragqa calibrate`` command that refits the model at ``path`` (None: the shipped one).
+
+    >>> refit_command(Path("/tmp/my model.json"), "q.jsonl")
+    "ragqa calibrate --questions q.jsonl --out '/tmp/my model.json'"
+    """
+    if path is None or path == SHIPPED_MODEL:
+        return f"ragqa calibrate --questions {SHIPPED_QUESTIONS} --out qa/abstention_model.json"
+    return shlex.join(["ragqa", "calibrate", "--questions", questions, "--out", str(path)])
 
 
 @dataclass(frozen=True)
@@ -71,22 +94,44 @@ class AbstentionModel:
     def should_abstain(self, features: AbstentionFeatures) -> bool:
         return self.probability(features) < self.threshold
 
-    def save(self, path: Path) -> None:
-        path.write_text(json.dumps(asdict(self), indent=2) + "\n", encoding="utf-8")
+    def save(self, path: Path, *, embedding_model: str, rebuild_command: str = "") -> None:
+        """Write the model with its manifest: the ``embedding_model`` whose
+        similarities it was fitted on and the command that made it."""
+        manifest = ModelManifest(
+            KIND,
+            FORMAT_VERSION,
+            {"embedding_model": embedding_model},
+            rebuild_command or refit_command(path),
+        )
+        data = {
+            MANIFEST_KEY: manifest.to_dict(),
+            "weights": self.weights,
+            "bias": self.bias,
+            "threshold": self.threshold,
+            "notes": self.notes,
+        }
+        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, path: Path | None = None) -> AbstentionModel:
+    def load(cls, path: Path | None = None, *, embedding_model: str) -> AbstentionModel:
+        """The model at ``path`` (None: the shipped one), for a pipeline that embeds
+        with ``embedding_model``; raises :class:`~corpus.errors.SavedModelError`."""
         path = path or SHIPPED_MODEL
+        required = ModelRequirement(
+            KIND, FORMAT_VERSION, {"embedding_model": embedding_model}, refit_command(path)
+        )
+        data, manifest = read_model_file(path, required)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
             return cls(
                 weights={str(k): float(v) for k, v in data["weights"].items()},
                 bias=float(data["bias"]),
-                threshold=float(data.get("threshold", 0.5)),
+                threshold=float(data["threshold"]),
                 notes=dict(data.get("notes", {})),
             )
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-            raise ConfigError(f"Cannot read the abstention model {path}: {error!r}") from error
+        except (ValueError, KeyError, TypeError, AttributeError, ConfigError) as error:
+            raise refusal(
+                path, KIND, f"has damaged weights ({error!r})", manifest.rebuild_command
+            ) from error
 
 
 def fit_logistic(

@@ -276,7 +276,10 @@ def make_answerer(
     """
     config = config or AnswerConfig()
     weights = EvidenceWeights()
-    model = AbstentionModel.load(Path(config.abstention_model) if config.abstention_model else None)
+    model = AbstentionModel.load(
+        Path(config.abstention_model) if config.abstention_model else None,
+        embedding_model=embedder.model_name,
+    )
     drafting = config.draft and generator is not None
     return Answerer(
         store,

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
+import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,43 @@ DEFAULT_MAX_FALSE_RATE = 0.1
 DEFAULT_L2 = 0.1
 
 
+def rebuild_command(args: argparse.Namespace) -> str:
+    """This ``ragqa calibrate`` command, as the model file's manifest records it.
+
+    >>> args = argparse.Namespace(questions=Path("q.jsonl"), out=Path("m.json"), l2=0.5,
+    ...     max_false_rate=DEFAULT_MAX_FALSE_RATE, collection="papers", index_dir=None, config=None)
+    >>> rebuild_command(args)
+    'ragqa calibrate --questions q.jsonl --out m.json --l2 0.5 --collection papers'
+    """
+    words = ["ragqa", "calibrate", "--questions", str(args.questions), "--out", str(args.out)]
+    if args.max_false_rate != DEFAULT_MAX_FALSE_RATE:
+        words += ["--max-false-rate", f"{args.max_false_rate:g}"]
+    if args.l2 != DEFAULT_L2:
+        words += ["--l2", f"{args.l2:g}"]
+    for flag, value in (
+        ("--collection", args.collection),
+        ("--index-dir", args.index_dir),
+        ("--config", args.config),
+    ):
+        if value:
+            words += [flag, str(value)]
+    return shlex.join(words)
+
+
+def _never_abstaining(embedding_model: str, folder: Path) -> Path:
+    """A model file that answers everything, for ``embedding_model``.
+
+    Calibration reads each answer's features, which do not depend on the
+    model consulted; the model in the settings may be the very one being
+    replaced (refused, say, for another embedding model), so it is not used."""
+    from qa.abstention import AbstentionFeatures, AbstentionModel
+
+    path = folder / "never-abstaining.json"
+    model = AbstentionModel(dict.fromkeys(AbstentionFeatures.names(), 0.0), bias=0.0, threshold=0.0)
+    model.save(path, embedding_model=embedding_model, rebuild_command="ragqa calibrate")
+    return path
+
+
 def run_calibrate(args: argparse.Namespace) -> int:
     from evaluation.calibration import calibrate, check_both_kinds
     from evaluation.questions import load_questions
@@ -32,24 +72,31 @@ def run_calibrate(args: argparse.Namespace) -> int:
     questions = load_questions(path)
     check_both_kinds(questions, path)  # before any model loads
     settings = app.load(args.config, collection=args.collection, index_dir=args.index_dir)
-    pipeline = app.open_pipeline(settings)
 
     def show(asked: int) -> None:
         print(f"\r{asked}/{len(questions)} questions", end="", file=sys.stderr, flush=True)
 
-    try:
-        model = calibrate(
-            pipeline,
-            questions,
-            path,
-            max_false_rate=args.max_false_rate,
-            l2=args.l2,
-            on_question=show,
-        )
-    finally:
-        print(file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="ragqa-calibrate-") as folder:
+        neutral = _never_abstaining(settings.embedder.model, Path(folder))
+        settings = settings.replace(answer=replace(settings.answer, abstention_model=str(neutral)))
+        pipeline = app.open_pipeline(settings)
+        try:
+            model = calibrate(
+                pipeline,
+                questions,
+                path,
+                max_false_rate=args.max_false_rate,
+                l2=args.l2,
+                on_question=show,
+            )
+        finally:
+            print(file=sys.stderr)
     if args.out:
-        model.save(args.out)
+        model.save(
+            args.out,
+            embedding_model=pipeline.embedder.model_name,
+            rebuild_command=rebuild_command(args),
+        )
     print(
         json.dumps(
             {

@@ -41,6 +41,30 @@ def _process_environment_restored() -> Iterator[None]:
             os.environ[name] = value
 
 
+@pytest.fixture(autouse=True)
+def _shipped_abstention_model_serves_the_hash_embedder(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The shipped abstention model is fitted on the real embedding model's
+    similarities and refuses any other (qa/model_files.py). The unit tests'
+    pipelines embed with the hash embedder and only need *a* model, so for
+    them, and only for the shipped file, it stands in for the real one."""
+    from indexer.embedder import DEFAULT_EMBEDDING_MODEL
+    from qa.abstention import SHIPPED_MODEL, AbstentionModel
+    from tests.fakes import HashEmbedder
+
+    load = AbstentionModel.load.__func__  # type: ignore[attr-defined]
+
+    def load_for_tests(
+        cls: type[AbstentionModel], path: Path | None = None, *, embedding_model: str
+    ) -> AbstentionModel:
+        if embedding_model == HashEmbedder.model_name and path in (None, SHIPPED_MODEL):
+            embedding_model = DEFAULT_EMBEDDING_MODEL
+        return load(cls, path, embedding_model=embedding_model)
+
+    monkeypatch.setattr(AbstentionModel, "load", classmethod(load_for_tests))
+
+
 @pytest.fixture(scope="session")
 def real_embedder():
     from indexer.embedder import make_embedder

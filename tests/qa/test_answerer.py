@@ -12,6 +12,7 @@ import pytest
 from corpus.documents import Document
 from corpus.errors import QuestionError
 from indexer.builder import IndexBuilder
+from indexer.embedder import DEFAULT_EMBEDDING_MODEL
 from indexer.local_store import LocalStore
 from qa.abstention import AbstentionFeatures, AbstentionModel
 from qa.answer_builder import shorten_quote
@@ -40,7 +41,7 @@ def _model(tmp_path: Path, **weights: float) -> str:
     """A transparent abstention model: answer unless a named feature fires."""
     all_weights = dict.fromkeys(AbstentionFeatures.names(), 0.0) | weights
     path = tmp_path / "model.json"
-    AbstentionModel(all_weights, bias=1.0).save(path)
+    AbstentionModel(all_weights, bias=1.0).save(path, embedding_model=HashEmbedder.model_name)
     return str(path)
 
 
@@ -190,7 +191,7 @@ def test_shorten_quote_keeps_the_clause_with_the_asked_for_number() -> None:
 
 def test_abstention_model_file_round_trip(tmp_path: Path) -> None:
     path = _model(tmp_path, retrieval=2.0)
-    model = AbstentionModel.load(Path(path))
+    model = AbstentionModel.load(Path(path), embedding_model=HashEmbedder.model_name)
     assert model.weights["retrieval"] == 2.0
     high = AbstentionFeatures(1, 0, 0, 0, 0, 0, 0, 0)
     low = AbstentionFeatures(0, 0, 0, 0, 0, 0, 0, 0)
@@ -198,7 +199,7 @@ def test_abstention_model_file_round_trip(tmp_path: Path) -> None:
 
 
 def test_shipped_abstention_model_loads() -> None:
-    model = AbstentionModel.load()
+    model = AbstentionModel.load(embedding_model=DEFAULT_EMBEDDING_MODEL)
     assert set(model.weights) == set(AbstentionFeatures.names())
 
 

@@ -303,9 +303,11 @@ def test_the_stages_are_built_once_per_pipeline(
     loads: list[Path | None] = []
     real_load = AbstentionModel.load.__func__  # type: ignore[attr-defined]
 
-    def counting_load(cls: type[AbstentionModel], path: Path | None = None) -> AbstentionModel:
+    def counting_load(
+        cls: type[AbstentionModel], path: Path | None = None, *, embedding_model: str
+    ) -> AbstentionModel:
         loads.append(path)
-        return real_load(cls, path)
+        return real_load(cls, path, embedding_model=embedding_model)
 
     monkeypatch.setattr(
         answerer_module.AbstentionModel, "load", classmethod(counting_load), raising=True

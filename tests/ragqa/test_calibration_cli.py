@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from evaluation import calibration
-from qa.abstention import AbstentionFeatures, AbstentionModel
+from qa.abstention import FORMAT_VERSION, AbstentionFeatures, AbstentionModel
 from ragqa import calibration_cli
+from tests.fakes import HashEmbedder
 from tests.ragqa.test_cli import assert_user_error, built_index, run  # noqa: F401 (built_index is a fixture)
 
 
@@ -94,12 +95,19 @@ def test_calibrate_writes_a_model_the_answerer_can_load(
     )
     assert code == 0
     printed = json.loads(stdout)
-    model = AbstentionModel.load(out)
+    model = AbstentionModel.load(out, embedding_model=HashEmbedder.model_name)
     assert model.threshold == pytest.approx(printed["threshold"])
     assert set(model.weights) == set(AbstentionFeatures.names())
     assert printed["n_questions"] == 12 and printed["n_unanswerable"] == 6
     assert printed["n_decided_before_the_model"] == 0
     assert "at most 20%" in model.notes["how"]
+    manifest = json.loads(out.read_text(encoding="utf-8"))["manifest"]
+    assert manifest["format_version"] == FORMAT_VERSION
+    assert manifest["depends_on"] == {"embedding_model": HashEmbedder.model_name}
+    assert manifest["rebuild_command"] == (
+        f"ragqa calibrate --questions {questions} --out {out} --max-false-rate 0.2 "
+        f"--index-dir {built_index}"
+    )
 
 
 @pytest.mark.parametrize(
