@@ -1,10 +1,16 @@
 """Several named collections side by side.
 
-A collection is one index folder, ``<data dir>/index/<name>``, made and
-guarded like any other (see :mod:`indexer.layout`): the shipped Lei Jun
-collection is ``default``; ``ragqa index PATH --collection papers`` makes
-another. This module names, lists and deletes them; it only ever deletes a
-folder that carries ragqa's own marker, and never one that a build holds.
+With the local store a collection is one index folder,
+``<data dir>/index/<name>``, made and guarded like any other (see
+:mod:`indexer.layout`); with Milvus it is one aliased Milvus collection (see
+:mod:`indexer.milvus_store`). The shipped Lei Jun collection is ``default``;
+``ragqa index PATH --collection papers`` makes another.
+
+This module names collections, and :func:`make_catalog` picks the
+:class:`CollectionCatalog` that lists and deletes them for the configured
+store, so the CLI and the chat window's picker never ask which store it is.
+Locally it only ever deletes a folder that carries ragqa's own marker, and
+never one that a build holds.
 """
 
 from __future__ import annotations
@@ -16,10 +22,14 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from corpus.errors import CollectionError, ConfigError, RagqaError
 from indexer.layout import LOCK_FILE, is_marked, live_generation
 from indexer.manifest import MANIFEST_FILE, Manifest
+
+if TYPE_CHECKING:
+    from indexer.store import VectorStoreConfig
 
 DEFAULT_COLLECTION = "default"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -133,3 +143,49 @@ def delete_collection(root: Path, name: str) -> CollectionSummary:
         index_dir.rename(doomed)
     shutil.rmtree(doomed)
     return summary
+
+
+class CollectionCatalog(Protocol):
+    """The collections of one store: what ``ragqa collections`` and the chat
+    window's picker show, and how a collection is deleted."""
+
+    location: str
+    """Where the collections live, for messages (no secrets)."""
+
+    def list_collections(self) -> list[CollectionSummary]:
+        """Every collection, by name (damaged ones with their ``problem``)."""
+        ...
+
+    def delete_collection(self, name: str) -> CollectionSummary:
+        """Delete collection ``name`` and say what it held; raises
+        :class:`~corpus.errors.CollectionError` if there is none."""
+        ...
+
+
+class LocalCatalog:
+    """The index folders under ``collections_dir`` (the FAISS store)."""
+
+    def __init__(self, collections_dir: Path) -> None:
+        self.collections_dir = collections_dir
+        self.location = str(collections_dir)
+
+    def list_collections(self) -> list[CollectionSummary]:
+        return list_collections(self.collections_dir)
+
+    def delete_collection(self, name: str) -> CollectionSummary:
+        return delete_collection(self.collections_dir, name)
+
+
+def make_catalog(config: VectorStoreConfig, collections_dir: Path) -> CollectionCatalog:
+    """The catalog of the store ``config`` names, the same choice
+    :func:`~indexer.store.make_store` makes for one collection.
+
+    >>> from indexer.store import VectorStoreConfig
+    >>> make_catalog(VectorStoreConfig(), Path("data/index")).location
+    'data/index'
+    """
+    if config.kind == "faiss":
+        return LocalCatalog(collections_dir)
+    from indexer.milvus_store import MilvusCatalog
+
+    return MilvusCatalog(config, collections_dir)

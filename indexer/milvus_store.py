@@ -48,6 +48,7 @@ import numpy as np
 from corpus.analysis import text_analyzer
 from corpus.documents import Chunk, Document, Location, LocationKind
 from corpus.errors import (
+    CollectionError,
     ConfigError,
     IndexCorruptError,
     IndexMismatchError,
@@ -55,6 +56,7 @@ from corpus.errors import (
     RagqaError,
     SavedIndexError,
 )
+from indexer.collections import CollectionSummary, check_collection_name
 from indexer.local_store import text_key
 from indexer.manifest import DocumentEntry
 from indexer.store import LiveContent, StoreHit, TermStatistics, VectorStoreConfig
@@ -175,6 +177,84 @@ def _public_uri(uri: str) -> str:
     return re.sub(r"//[^/@]*@", "//", uri)
 
 
+def default_uri(config: VectorStoreConfig, collections_dir: Path) -> str:
+    """``[vector_store] uri``, or the Milvus Lite file beside the index
+    folders (one per data dir).
+
+    >>> default_uri(VectorStoreConfig(kind="milvus"), Path("/data/index"))
+    '/data/index/milvus.db'
+    """
+    return config.uri or str(collections_dir / "milvus.db")
+
+
+def _lite_path(uri: str) -> str:
+    return str(Path(uri).expanduser().absolute())
+
+
+def connect(config: VectorStoreConfig, uri: str) -> Any:
+    """A client for the Milvus at ``uri`` (a server, or a Lite file made if
+    missing); every client made here is released with :func:`disconnect`."""
+    pymilvus = _milvus()
+    if not config.is_server:
+        Path(uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if config.is_server:
+            client = pymilvus.MilvusClient(uri=uri, token=config.token)
+        else:
+            # The embedded engine's gRPC server allows a keep-alive ping
+            # every 5 minutes, pymilvus pings every 10 s even when idle: the
+            # server answers "too_many_pings" and gRPC prints it on stderr
+            # in the middle of a chat. The engine is in this process: no pings.
+            client = pymilvus.MilvusClient(
+                uri=_lite_path(uri),
+                grpc_options={
+                    "grpc.keepalive_time_ms": 300_000,
+                    "grpc.keepalive_permit_without_calls": False,
+                },
+            )
+    except Exception as error:
+        hint = (
+            "Check [vector_store] uri and RAGQA_VECTOR_STORE__TOKEN, and that the server runs."
+            if config.is_server
+            else "Milvus Lite serves one process at a time: close the other ragqa "
+            "(chat window, index build) using this file, or point [vector_store] uri "
+            "at a Milvus server."
+        )
+        raise SavedIndexError(
+            f"Cannot open Milvus at {_public_uri(uri)} ({error!r}). {hint}"
+        ) from error
+    if not config.is_server:
+        _lite_opened(_lite_path(uri))
+    return client
+
+
+def disconnect(config: VectorStoreConfig, uri: str, client: Any) -> None:
+    client.close()
+    if not config.is_server:
+        _lite_closed(_lite_path(uri))
+
+
+def read_meta(client: Any, collection: str, where: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The manifest and term statistics stored beside chunk collection ``collection``."""
+    for name in (collection, f"{collection}_docs"):
+        client.load_collection(name)
+    rows = client.query(
+        f"{collection}_docs", filter='kind == "meta"', output_fields=["doc_id", "part", "body"]
+    )
+    meta: dict[str, list[tuple[int, str]]] = {}
+    for row in rows:
+        meta.setdefault(row["doc_id"], []).append((int(row["part"]), row["body"]))
+    try:
+        manifest = json.loads("".join(b for _, b in sorted(meta["manifest"])))
+        terms = json.loads("".join(b for _, b in sorted(meta["terms"])))
+    except (KeyError, ValueError) as error:
+        raise IndexCorruptError(
+            f"{where}: the manifest of {collection} is missing or unreadable "
+            f"({error!r}). Rebuild the index with `ragqa index`."
+        ) from error
+    return manifest, terms
+
+
 class _Live:
     """What a reader resolved the alias to, loaded once."""
 
@@ -195,8 +275,9 @@ class MilvusStore:
         self.config = config
         self.embedding_model = embedding_model
         self.alias = collection_alias(index_dir, config.collection)
-        # Milvus Lite's default file lies beside the index folders, one per data dir.
-        self.uri = config.uri or str(index_dir.expanduser().parent / "milvus.db")
+        # The ragqa collection's name, as `ragqa collections` shows it.
+        self.collection_name = index_dir.name
+        self.uri = default_uri(config, index_dir.expanduser().parent)
         self.location = f"Milvus {_public_uri(self.uri)}, collection {self.alias}"
         self._client: Any = None
         self._live: _Live | None = None
@@ -207,43 +288,8 @@ class MilvusStore:
     def client(self) -> Any:
         with self._lock:
             if self._client is None:
-                pymilvus = _milvus()
-                if not self.config.is_server:
-                    Path(self.uri).expanduser().parent.mkdir(parents=True, exist_ok=True)
-                try:
-                    if self.config.is_server:
-                        self._client = pymilvus.MilvusClient(uri=self.uri, token=self.config.token)
-                    else:
-                        # The embedded engine's gRPC server allows a keep-alive ping
-                        # every 5 minutes, pymilvus pings every 10 s even when idle: the
-                        # server answers "too_many_pings" and gRPC prints it on stderr
-                        # in the middle of a chat. The engine is in this process: no pings.
-                        self._client = pymilvus.MilvusClient(
-                            uri=self._lite_path,
-                            grpc_options={
-                                "grpc.keepalive_time_ms": 300_000,
-                                "grpc.keepalive_permit_without_calls": False,
-                            },
-                        )
-                except Exception as error:
-                    hint = (
-                        "Check [vector_store] uri and RAGQA_VECTOR_STORE__TOKEN, and that the "
-                        "server runs."
-                        if self.config.is_server
-                        else "Milvus Lite serves one process at a time: close the other ragqa "
-                        "(chat window, index build) using this file, or point [vector_store] uri "
-                        "at a Milvus server."
-                    )
-                    raise SavedIndexError(
-                        f"Cannot open Milvus at {_public_uri(self.uri)} ({error!r}). {hint}"
-                    ) from error
-                if not self.config.is_server:
-                    _lite_opened(self._lite_path)
+                self._client = connect(self.config, self.uri)
             return self._client
-
-    @property
-    def _lite_path(self) -> str:
-        return str(Path(self.uri).expanduser().absolute())
 
     def _alias_target(self) -> str | None:
         client = self.client
@@ -268,23 +314,7 @@ class MilvusStore:
                 f"No index in {self.location}. Build one with `ragqa index` (with "
                 'RAGQA_VECTOR_STORE__KIND=milvus, or [vector_store] kind = "milvus").'
             )
-        client = self.client
-        for name in (collection, f"{collection}_docs"):
-            client.load_collection(name)
-        rows = client.query(
-            f"{collection}_docs", filter='kind == "meta"', output_fields=["doc_id", "part", "body"]
-        )
-        meta: dict[str, list[tuple[int, str]]] = {}
-        for row in rows:
-            meta.setdefault(row["doc_id"], []).append((int(row["part"]), row["body"]))
-        try:
-            manifest = json.loads("".join(b for _, b in sorted(meta["manifest"])))
-            terms = json.loads("".join(b for _, b in sorted(meta["terms"])))
-        except (KeyError, ValueError) as error:
-            raise IndexCorruptError(
-                f"{self.location}: the manifest of {collection} is missing or unreadable "
-                f"({error!r}). Rebuild the index with `ragqa index`."
-            ) from error
+        manifest, terms = read_meta(self.client, collection, self.location)
         if (
             manifest.get("format") != FORMAT_NAME
             or manifest.get("format_version") != FORMAT_VERSION
@@ -525,10 +555,8 @@ class MilvusStore:
         with self._lock:
             self._live = None
             if self._client is not None:
-                self._client.close()
+                disconnect(self.config, self.uri, self._client)
                 self._client = None
-                if not self.config.is_server:
-                    _lite_closed(self._lite_path)
 
     # --- writing --------------------------------------------------------------
     @contextmanager
@@ -803,6 +831,7 @@ class MilvusWriter:
         manifest = {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
+            "ragqa_collection": self.store.collection_name,
             "embedding_model": self.embedding_model,
             "embedding_dimension": self.dimension,
             "chunking": dict(chunking),
@@ -852,3 +881,91 @@ class MilvusWriter:
                     self.client.drop_collection(name)
             except Exception as error:  # the next build drops it
                 logger.warning("Could not drop %s after a failed build: %s", name, error)
+
+
+class MilvusCatalog:
+    """The ragqa collections in one Milvus, as an
+    :class:`~indexer.collections.CollectionCatalog`: every ``ragqa_*`` alias
+    that names a collection ragqa built (``<alias>__<build>``). Other
+    collections in the same Milvus are neither listed nor touched."""
+
+    def __init__(self, config: VectorStoreConfig, collections_dir: Path) -> None:
+        self.config = config
+        self.uri = default_uri(config, collections_dir.expanduser())
+        self.collections_dir = collections_dir
+        self.location = f"Milvus {_public_uri(self.uri)}"
+
+    @contextmanager
+    def _connected(self) -> Iterator[Any]:
+        """A client for the length of one listing or deletion; ``None`` where
+        the Milvus Lite file does not exist yet (it is not made for a listing)."""
+        if not self.config.is_server and not Path(self.uri).expanduser().exists():
+            yield None
+            return
+        client = connect(self.config, self.uri)
+        try:
+            yield client
+        finally:
+            disconnect(self.config, self.uri, client)
+
+    def _summaries(self, client: Any) -> list[tuple[str, CollectionSummary]]:
+        found = []
+        for alias in client.list_aliases().get("aliases", []):
+            if not alias.startswith("ragqa_"):
+                continue
+            target = str(client.describe_alias(alias=alias)["collection_name"])
+            if not target.startswith(f"{alias}__"):
+                continue  # an alias someone else made
+            found.append((alias, self._summary(client, alias, target)))
+        return sorted(found, key=lambda pair: pair[1].name)
+
+    def _summary(self, client: Any, alias: str, target: str) -> CollectionSummary:
+        fallback = alias.removeprefix("ragqa_")
+        try:
+            manifest, _ = read_meta(client, target, f"{self.location}, collection {alias}")
+            name = str(manifest.get("ragqa_collection") or fallback)
+            if not _is_collection_name(name):
+                name = fallback
+            return CollectionSummary(
+                name,
+                self.collections_dir / name,
+                len(manifest["documents"]),
+                int(manifest["n_chunks"]),
+                str(manifest.get("created_at", "")),
+            )
+        except (RagqaError, KeyError, TypeError, ValueError) as error:
+            return CollectionSummary(
+                fallback, self.collections_dir / fallback, 0, 0, "", str(error)
+            )
+
+    def list_collections(self) -> list[CollectionSummary]:
+        with self._connected() as client:
+            return [] if client is None else [s for _, s in self._summaries(client)]
+
+    def delete_collection(self, name: str) -> CollectionSummary:
+        """Drop the alias first (readers then see no index, never half of
+        one), then every collection built under it; a crash in between
+        leaves unaliased collections that the next build of that name drops."""
+        check_collection_name(name)
+        with self._connected() as client:
+            found = {} if client is None else {s.name: (a, s) for a, s in self._summaries(client)}
+            if name not in found:
+                known = ", ".join(found) or "none yet"
+                raise CollectionError(
+                    f"There is no collection named {name!r} in {self.location} (collections: "
+                    f"{known}); `ragqa collections` lists them."
+                )
+            alias, summary = found[name]
+            client.drop_alias(alias=alias)
+            for built in client.list_collections():
+                if built.startswith(f"{alias}__"):
+                    client.drop_collection(built)
+        return summary
+
+
+def _is_collection_name(name: str) -> bool:
+    try:
+        check_collection_name(name)
+    except ConfigError:
+        return False
+    return True

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from corpus.errors import CollectionError
-from indexer.collections import check_collection_name, collection_dir, list_collections
+from indexer.collections import check_collection_name, collection_dir, make_catalog
 from qa.pipeline import Pipeline
 
 
@@ -37,7 +37,8 @@ class CollectionPipelines:
         """The collection served first, then every other built collection, by name."""
         if self.collections_dir is None:
             return [self.first_name]
-        built = [c.name for c in list_collections(self.collections_dir) if not c.problem]
+        catalog = make_catalog(self.first.config.vector_store, self.collections_dir)
+        built = [c.name for c in catalog.list_collections() if not c.problem]
         return [self.first_name, *(name for name in built if name != self.first_name)]
 
     def pipeline(self, name: str) -> Pipeline:

@@ -187,13 +187,14 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def run_collections(args: argparse.Namespace) -> int:
-    from indexer.collections import delete_collection, list_collections
+    from indexer.collections import make_catalog
 
     settings = _settings(args)
+    catalog = make_catalog(settings.vector_store, settings.collections_dir)
     if args.action == "delete":
         if not args.name:
             raise ConfigError("Name the collection to delete: `ragqa collections delete NAME`.")
-        gone = delete_collection(settings.collections_dir, args.name)
+        gone = catalog.delete_collection(args.name)
         if args.json:
             print(json.dumps({"deleted": gone.to_dict()}, ensure_ascii=False))
         else:
@@ -201,14 +202,12 @@ def run_collections(args: argparse.Namespace) -> int:
                 f"Deleted collection {gone.name!r} ({gone.documents} documents, {gone.chunks} chunks)."
             )
         return 0
-    found = list_collections(settings.collections_dir)
+    found = catalog.list_collections()
     if args.json:
         print(json.dumps([c.to_dict() for c in found], ensure_ascii=False))
         return 0
     if not found:
-        print(
-            f"No collections yet in {settings.collections_dir}; `ragqa index` makes the default one."
-        )
+        print(f"No collections yet in {catalog.location}; `ragqa index` makes the default one.")
         return 0
     width = max(len(c.name) for c in found)
     for c in found:
