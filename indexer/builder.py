@@ -2,20 +2,28 @@
 
 A build chunks every new or changed document, reuses the vectors of chunks
 whose text the live index already holds (so re-indexing embeds only new or
-changed text), embeds the rest in batches, stages the changes in a
+changed text), embeds the rest, stages the changes in a
 :class:`~indexer.store.StoreWriter` (deleted documents are staged as
 deletions) and commits them at once. Unchanged documents are carried over by
 the store without being chunked or embedded again. How a commit is made
 crash-safe is the store's business: a new generation and an atomic
 ``CURRENT`` switch locally (:mod:`indexer.layout`), a new collection and an
 alias switch in Milvus.
+
+Vectors stream: documents are staged a window at a time (whole documents,
+about :data:`EMBED_WINDOW` chunks), each window's vectors looked up or
+embedded just before it is staged and dropped after, so the builder never
+holds the whole collection's vectors. A store that writes as it stages
+(Milvus, into the not yet published collection) needs no more memory for a
+million chunks than for a thousand; the local store keeps the staged vectors
+until its commit, as FAISS needs them in memory anyway.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -121,8 +129,7 @@ class IndexBuilder:
             old_docs = dict(live.documents) if live else {}
             same_chunking = live is not None and dict(live.chunking) == asdict(self.chunking)
 
-            staged: list[Document] = []
-            new_chunks: list[Chunk] = []
+            staged: list[tuple[Document, list[Chunk]]] = []
             added, changed = [], []
             for document in documents:
                 entry = old_docs.get(document.doc_id)
@@ -132,15 +139,12 @@ class IndexBuilder:
                     changed.append(document.source_path)
                 elif same_chunking:
                     continue  # carried over by the store, neither chunked nor embedded
-                staged.append(document)
-                new_chunks.extend(self._chunk(document))
+                staged.append((document, self._chunk(document)))
             removed_ids = sorted(set(old_docs) - set(ids))
             removed = sorted(old_docs[d].source_path for d in removed_ids)
 
-            vectors, n_embedded = self._vectors(writer, new_chunks, show_progress)
             writer.delete_documents(removed_ids)
-            writer.upsert(staged, new_chunks, vectors)
-            del vectors  # the writer holds its own copy; do not keep two through the commit
+            n_embedded = self._stage(writer, staged, show_progress)
             description = writer.commit(chunking=asdict(self.chunking), order=ids)
         n_chunks = int(description["n_chunks"])
         return BuildReport(
@@ -156,14 +160,54 @@ class IndexBuilder:
             vector_index=str(description["vector_index"]["type"]),
         )
 
+    def _stage(
+        self,
+        writer: StoreWriter,
+        staged: list[tuple[Document, list[Chunk]]],
+        show_progress: bool,
+    ) -> int:
+        """Upsert ``staged`` a window of whole documents at a time, each with
+        its vectors; returns how many chunks were embedded."""
+        reusable = self._reusable_keys(writer, staged)
+        to_embed = sum(
+            1 for _, chunks in staged for c in chunks if text_key(c.embedding_text) not in reusable
+        )
+        if to_embed:
+            n_chunks = sum(len(chunks) for _, chunks in staged)
+            logger.info("Embedding %d new chunks (%d reused)", to_embed, n_chunks - to_embed)
+        n_embedded = 0
+        with Progress(to_embed, tty=show_progress) as progress:
+            for window in _windows(staged, EMBED_WINDOW):
+                chunks = [c for _, doc_chunks in window for c in doc_chunks]
+                vectors, embedded = self._vectors(writer, chunks, reusable, progress)
+                writer.upsert([d for d, _ in window], chunks, vectors)
+                n_embedded += embedded
+        return n_embedded
+
+    def _reusable_keys(
+        self, writer: StoreWriter, staged: list[tuple[Document, list[Chunk]]]
+    ) -> set[str]:
+        """Text keys whose vectors the live index holds (looked up a window at
+        a time and only remembered, not kept), so progress can count what
+        is left to embed before any window is staged."""
+        if writer.live is None:
+            return set()
+        keys = sorted({text_key(c.embedding_text) for _, chunks in staged for c in chunks})
+        found: set[str] = set()
+        for start in range(0, len(keys), EMBED_WINDOW):
+            vectors = writer.reusable_vectors(keys[start : start + EMBED_WINDOW])
+            found.update(k for k, v in vectors.items() if v.shape == (self.embedder.dimension,))
+        return found
+
     def _vectors(
-        self, writer: StoreWriter, chunks: list[Chunk], show_progress: bool
+        self, writer: StoreWriter, chunks: list[Chunk], reusable: set[str], progress: Progress
     ) -> tuple[np.ndarray, int]:
-        """One vector per chunk: reused where the live index holds the same
-        text, embedded otherwise. Returns the vectors and how many were embedded."""
+        """One vector per chunk of a window: reused where the live index holds
+        the same text, embedded otherwise (at most :data:`EMBED_WINDOW` per
+        call). Returns the vectors and how many were embedded."""
         vectors = np.zeros((len(chunks), self.embedder.dimension), dtype=np.float32)
         keys = [text_key(c.embedding_text) for c in chunks]
-        cache = writer.reusable_vectors(set(keys))
+        cache = writer.reusable_vectors({k for k in keys if k in reusable})
         missing_rows = []
         for row, key in enumerate(keys):
             cached = cache.get(key)
@@ -171,17 +215,33 @@ class IndexBuilder:
                 vectors[row] = cached
             else:
                 missing_rows.append(row)
-        if missing_rows:
-            logger.info(
-                "Embedding %d new chunks (%d reused)",
-                len(missing_rows),
-                len(chunks) - len(missing_rows),
+        for start in range(0, len(missing_rows), EMBED_WINDOW):
+            window = missing_rows[start : start + EMBED_WINDOW]
+            vectors[window] = self.embedder.embed(
+                [chunks[row].embedding_text for row in window], show_progress=False
             )
-        with Progress(len(missing_rows), tty=show_progress) as progress:
-            for start in range(0, len(missing_rows), EMBED_WINDOW):
-                window = missing_rows[start : start + EMBED_WINDOW]
-                vectors[window] = self.embedder.embed(
-                    [chunks[row].embedding_text for row in window], show_progress=False
-                )
-                progress.advance(len(window))
+            progress.advance(len(window))
         return vectors, len(missing_rows)
+
+
+def _windows(
+    staged: list[tuple[Document, list[Chunk]]], size: int
+) -> Iterator[list[tuple[Document, list[Chunk]]]]:
+    """Consecutive groups of whole documents holding at least ``size`` chunks
+    (the last one fewer); a document is never split, as a store stages a
+    document with all its chunks.
+
+    >>> doc = Document("d", "D", "d.txt", "x")
+    >>> [len(w) for w in _windows([(doc, [])] * 2 + [(doc, [None] * 3)] * 5, 4)]
+    [4, 2, 1]
+    """
+    window: list[tuple[Document, list[Chunk]]] = []
+    n_chunks = 0
+    for document, chunks in staged:
+        window.append((document, chunks))
+        n_chunks += len(chunks)
+        if n_chunks >= size:
+            yield window
+            window, n_chunks = [], 0
+    if window:
+        yield window

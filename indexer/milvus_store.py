@@ -611,10 +611,13 @@ class MilvusWriter:
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
         self.collection = f"{store.alias}__{stamp}_{uuid.uuid4().hex[:8]}"
         self.docs = f"{self.collection}_docs"
-        self._staged_docs: dict[str, Document] = {}
+        # What was staged is in the new collection already; only its entries
+        # and running term counts are kept, so staging a million chunks in
+        # windows needs no more memory here than staging a thousand.
+        self._staged: dict[str, DocumentEntry] = {}
         self._deleted: set[str] = set()
-        self._n_chunks_by_doc: dict[str, int] = {}
-        self._terms: dict[str, set[str]] = {}
+        self._n_chunks = 0
+        self._frequencies: dict[str, int] = {}
         self.committed = False
         self._create()
 
@@ -706,6 +709,12 @@ class MilvusWriter:
                 found[row["text_key"]] = np.asarray(row["vector"], dtype=np.float32)
         return found
 
+    def _count_terms(self, terms: Collection[str]) -> None:
+        """Count one chunk towards the term statistics (each term once)."""
+        self._n_chunks += 1
+        for term in set(terms):
+            self._frequencies[term] = self._frequencies.get(term, 0) + 1
+
     def _insert(self, collection: str, rows: list[dict[str, Any]]) -> None:
         size = self.store.config.batch_size
         for start in range(0, len(rows), size):
@@ -717,7 +726,7 @@ class MilvusWriter:
         if len(chunks) != len(vectors):
             raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
         wanted = {d.doc_id for d in documents}
-        if again := wanted & set(self._staged_docs):
+        if again := wanted & set(self._staged):
             raise ValueError(f"Document {sorted(again)[0]} was staged twice in one build")
         texts = [c.embedding_text for c in chunks]
         term_lists = terms_of(texts)
@@ -728,7 +737,7 @@ class MilvusWriter:
                 raise ValueError(f"Chunk {chunk.chunk_id} belongs to no staged document")
             number = seq.get(chunk.doc_id, 0)
             seq[chunk.doc_id] = number + 1
-            self._terms[chunk.chunk_id] = set(terms)
+            self._count_terms(terms)
             rows.append(
                 {
                     "chunk_id": chunk.chunk_id,
@@ -748,9 +757,14 @@ class MilvusWriter:
         self._insert(self.collection, rows)
         doc_rows = []
         for document in documents:
-            self._staged_docs[document.doc_id] = document
+            self._staged[document.doc_id] = DocumentEntry(
+                document.doc_id,
+                document.title,
+                document.source_path,
+                document.content_hash,
+                seq.get(document.doc_id, 0),
+            )
             self._deleted.discard(document.doc_id)
-            self._n_chunks_by_doc[document.doc_id] = seq.get(document.doc_id, 0)
             for number, body in enumerate(_parts(document.text)):
                 doc_rows.append(
                     self._doc_row("doc", document.doc_id, number, body, document=document)
@@ -778,7 +792,7 @@ class MilvusWriter:
         }
 
     def delete_documents(self, doc_ids: Collection[str]) -> None:
-        staged = set(doc_ids) & set(self._staged_docs)
+        staged = set(doc_ids) & set(self._staged)
         if staged:
             raise ValueError(f"Document {sorted(staged)[0]} was staged and deleted in one build")
         self._deleted.update(doc_ids)
@@ -788,14 +802,14 @@ class MilvusWriter:
         live = self._live
         if live is None:
             return []
-        touched = set(self._staged_docs) | self._deleted
+        touched = set(self._staged) | self._deleted
         kept = [e for e in live.entries if e.doc_id not in touched]
         if not kept:
             return []
         rows: list[dict[str, Any]] = []
         fields = [*_CHUNK_FIELDS, "vector"]
         for row in self.store._chunk_rows(live.collection, kept, fields):
-            self._terms[row["chunk_id"]] = set(row["terms"].split())
+            self._count_terms(row["terms"].split())
             rows.append({k: row[k] for k in [*_CHUNK_FIELDS, "vector"]})
             if len(rows) >= self.store.config.batch_size:
                 self._insert(self.collection, rows)
@@ -812,19 +826,14 @@ class MilvusWriter:
         self, *, chunking: Mapping[str, int], order: Sequence[str] | None = None
     ) -> dict[str, Any]:
         kept = self._carry_over()
-        entries = kept + [
-            DocumentEntry(
-                d.doc_id, d.title, d.source_path, d.content_hash, self._n_chunks_by_doc[d.doc_id]
-            )
-            for d in self._staged_docs.values()
-        ]
+        entries = kept + list(self._staged.values())
         if order is not None:
             position = {doc_id: n for n, doc_id in enumerate(order)}
             entries.sort(key=lambda e: position.get(e.doc_id, len(position)))
         n_chunks = sum(e.n_chunks for e in entries)
-        if n_chunks != len(self._terms):
+        if n_chunks != self._n_chunks:
             raise IndexCorruptError(
-                f"{self.store.location}: the new collection would hold {len(self._terms)} chunks "
+                f"{self.store.location}: the new collection would hold {self._n_chunks} chunks "
                 f"but its documents count {n_chunks}; it was not published."
             )
         vector_index = {"type": self.store.config.index_type, "metric": "IP"}
@@ -840,8 +849,7 @@ class MilvusWriter:
             "n_chunks": n_chunks,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        statistics = TermStatistics.count(iter(self._terms.values()))
-        terms = {"n_chunks": statistics.n_chunks, "df": dict(statistics.frequencies)}
+        terms = {"n_chunks": self._n_chunks, "df": self._frequencies}
         meta_rows = [
             self._doc_row("meta", name, number, body)
             for name, value in (("manifest", manifest), ("terms", terms))
