@@ -6,9 +6,10 @@ With the local store a collection is one index folder,
 :mod:`indexer.milvus_store`). The shipped Lei Jun collection is ``default``;
 ``ragqa index PATH --collection papers`` makes another.
 
-This module names collections, and :func:`make_catalog` picks the
-:class:`CollectionCatalog` that lists and deletes them for the configured
-store, so the CLI and the chat window's picker never ask which store it is.
+This module names collections and defines the :class:`CollectionCatalog`
+that lists and deletes them; :func:`indexer.store.make_catalog` picks the
+configured store's, so the CLI and the chat window's picker never ask which
+store it is.
 Locally it only ever deletes a folder that carries ragqa's own marker, and
 never one that a build holds.
 """
@@ -22,14 +23,11 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from corpus.errors import CollectionError, ConfigError, RagqaError
 from indexer.layout import LOCK_FILE, is_marked, live_generation
 from indexer.manifest import MANIFEST_FILE, Manifest
-
-if TYPE_CHECKING:
-    from indexer.store import VectorStoreConfig
 
 DEFAULT_COLLECTION = "default"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -174,18 +172,3 @@ class LocalCatalog:
 
     def delete_collection(self, name: str) -> CollectionSummary:
         return delete_collection(self.collections_dir, name)
-
-
-def make_catalog(config: VectorStoreConfig, collections_dir: Path) -> CollectionCatalog:
-    """The catalog of the store ``config`` names, the same choice
-    :func:`~indexer.store.make_store` makes for one collection.
-
-    >>> from indexer.store import VectorStoreConfig
-    >>> make_catalog(VectorStoreConfig(), Path("data/index")).location
-    'data/index'
-    """
-    if config.kind == "faiss":
-        return LocalCatalog(collections_dir)
-    from indexer.milvus_store import MilvusCatalog
-
-    return MilvusCatalog(config, collections_dir)

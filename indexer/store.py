@@ -9,8 +9,9 @@ Two backends implement :class:`VectorStore`:
   collection, embedded Milvus Lite (``uri = "milvus.db"``) or a cluster
   (``uri = "http://host:19530"``), switched by a collection alias.
 
-:func:`make_store` picks one from :class:`VectorStoreConfig`; nothing else
-imports a backend. Both publish a build all at once: a reader sees either
+:func:`make_store` picks one from :class:`VectorStoreConfig`, and
+:func:`make_catalog` the matching list of collections; nothing else imports
+a backend. Both backends publish a build all at once: a reader sees either
 the old content or the new, never a mix.
 
 Writing is staged: :meth:`VectorStore.writer` opens a :class:`StoreWriter`
@@ -34,6 +35,7 @@ import numpy as np
 
 from corpus.documents import Chunk, Document
 from corpus.errors import ConfigError
+from indexer.collections import CollectionCatalog, LocalCatalog
 from indexer.manifest import DocumentEntry
 from indexer.vector_index import VectorIndexConfig
 
@@ -273,3 +275,17 @@ def make_store(
     from indexer.milvus_store import MilvusStore
 
     return MilvusStore(config, index_dir=index_dir, embedding_model=embedding_model)
+
+
+def make_catalog(config: VectorStoreConfig, collections_dir: Path) -> CollectionCatalog:
+    """The collections of the store ``config`` names (the same choice as
+    :func:`make_store`), for ``ragqa collections`` and the chat window's picker.
+
+    >>> make_catalog(VectorStoreConfig(), Path("data/index")).location
+    'data/index'
+    """
+    if config.kind == "faiss":
+        return LocalCatalog(collections_dir)
+    from indexer.milvus_store import MilvusCatalog
+
+    return MilvusCatalog(config, collections_dir)

@@ -14,7 +14,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from corpus.errors import CollectionError
-from indexer.collections import check_collection_name, collection_dir, make_catalog
+from indexer.collections import check_collection_name, collection_dir
+from indexer.store import make_catalog
 from qa.pipeline import Pipeline
 
 

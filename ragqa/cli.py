@@ -187,7 +187,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def run_collections(args: argparse.Namespace) -> int:
-    from indexer.collections import make_catalog
+    from indexer.store import make_catalog
 
     settings = _settings(args)
     catalog = make_catalog(settings.vector_store, settings.collections_dir)

@@ -12,14 +12,14 @@ import pytest
 from corpus.documents import Document
 from corpus.errors import CollectionError
 from indexer.builder import IndexBuilder
-from indexer.collections import LocalCatalog, make_catalog
+from indexer.collections import LocalCatalog
 from indexer.embedder import EmbedderConfig
 from indexer.milvus_store import MilvusCatalog, MilvusStore, connect, disconnect
-from indexer.store import VectorStoreConfig, make_store
+from indexer.store import VectorStoreConfig, make_catalog, make_store
 from qa.collections import CollectionPipelines
 from qa.pipeline import Pipeline, PipelineConfig
 from tests.fakes import HashEmbedder
-from tests.test_cli import assert_user_error, run
+from tests.ragqa.test_cli import assert_user_error, run
 
 pytestmark = pytest.mark.milvus
 
