@@ -5,7 +5,10 @@ answerable and unanswerable questions) is asked; each answer's
 :class:`~qa.abstention.AbstentionFeatures` are recorded, the logistic model
 is fitted, and abstention recall and false-abstention rate are reported both
 on the fitting data and by k-fold cross-validation (the honest estimate for
-unseen questions). The shipped ``qa/abstention_model.json`` was made with::
+unseen questions). With the learned selector (``answer.selector = "learned"``, the default)
+what is refitted is its score threshold instead
+(:func:`calibrate_selector_threshold`). The shipped ``qa/abstention_model.json``
+(for ``answer.selector = "weighted"``) was made with::
 
     ragqa calibrate --questions eval/dev_questions.jsonl --out qa/abstention_model.json
 """
@@ -22,6 +25,7 @@ from corpus.errors import EvaluationError
 from evaluation.metrics import AbstentionRates, abstention_rates
 from evaluation.questions import EvalQuestion
 from qa.abstention import AbstentionFeatures, AbstentionModel, choose_threshold, fit_logistic
+from qa.selector import SelectorThreshold
 
 if TYPE_CHECKING:
     from qa.pipeline import Pipeline
@@ -153,3 +157,55 @@ def calibrate(
         ),
     }
     return replace(model, notes=notes)
+
+
+def quoted_sentence_scores(
+    pipeline: Pipeline,
+    questions: Sequence[EvalQuestion],
+    on_question: Callable[[int], None] | None = None,
+) -> list[float]:
+    """The learned selector's score of the sentence each answer quotes (0
+    where it abstained before the selector was consulted), with a pipeline
+    whose selector never abstains."""
+    scores = []
+    for number, question in enumerate(questions, start=1):
+        answer = pipeline.ask(question.question)
+        scores.append(0.0 if answer.abstained else float(answer.confidence))
+        if on_question is not None:
+            on_question(number)
+    return scores
+
+
+def calibrate_selector_threshold(
+    pipeline: Pipeline,
+    questions: Sequence[EvalQuestion],
+    path: Path,
+    *,
+    max_false_rate: float = DEFAULT_MAX_FALSE_RATE,
+    on_question: Callable[[int], None] | None = None,
+) -> SelectorThreshold:
+    """Refit the learned selector's threshold on ``questions``: the highest
+    that abstains on at most ``max_false_rate`` of the answerable ones. The
+    pipeline must never abstain on the selector's score while asked (the CLI
+    points it at a zero threshold); each answer's ``confidence`` is then the
+    score of the sentence it quotes, and 0 where it abstained for another
+    reason (no close passage), which any threshold abstains on too."""
+    check_both_kinds(questions, path)
+    scores = quoted_sentence_scores(pipeline, questions, on_question)
+    labels = [q.answerable for q in questions]
+    answerable = [s for s, can in zip(scores, labels, strict=True) if can]
+    threshold = choose_threshold(answerable, max_false_rate)
+    rates = abstention_rates([s < threshold for s in scores], labels)
+    return SelectorThreshold(
+        round(threshold, 6),
+        notes={
+            "fitted_on": str(path),
+            "n_questions": len(labels),
+            "n_unanswerable": labels.count(False),
+            "training": _as_report(rates),
+            "how": (
+                f"the highest score threshold that abstains on at most {max_false_rate:.0%} of "
+                "the answerable questions; refit with `ragqa calibrate --questions FILE --out FILE`"
+            ),
+        },
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Protocol
 
 from indexer.keyword_index import stems
 from qa.abstention import AbstentionFeatures, AbstentionModel
@@ -49,12 +50,23 @@ class Judgement:
     """The judge's verdict on one answer attempt."""
 
     features: AbstentionFeatures
-    probability: float  # P(answerable)
+    probability: float  # P(answerable), or the learned selector's score
     answerable: bool
+    learned: bool = False  # decided by the learned selector's score
 
     @property
     def reason(self) -> str:
+        if self.learned:
+            return "no passage sentence answers the question closely enough (learned selector)"
         return abstain_reason(self.features)
+
+
+class Judge(Protocol):
+    """Decides whether the best sentence answers the question."""
+
+    def run(
+        self, context: QuestionContext, evidence: Evidence, best: ScoredSentence, draft: str = ""
+    ) -> Judgement: ...
 
 
 class AbstentionJudge:
@@ -91,3 +103,41 @@ class AbstentionJudge:
         features = self.features(context, evidence, best, draft)
         probability = self.model.probability(features)
         return Judgement(features, probability, probability >= self.model.threshold)
+
+
+class SelectorJudge(AbstentionJudge):
+    """Judges with the learned selector's score of the best sentence: the
+    passages answer when it reaches ``abstain_below`` (the threshold calibrated
+    with the model, :mod:`qa.selector`) and the fitted model ``also`` (if
+    given) does not judge from the hand signals that they do not."""
+
+    def __init__(
+        self,
+        abstain_below: float,
+        *,
+        evidence_hits: int = 5,
+        also: AbstentionModel | None = None,
+    ) -> None:
+        if not 0.0 <= abstain_below < 1.0:
+            raise ValueError(f"abstain_below must be in [0, 1). Currently it is {abstain_below}")
+        self.abstain_below = abstain_below
+        self.evidence_hits = evidence_hits
+        self.also = also
+
+    def run(
+        self, context: QuestionContext, evidence: Evidence, best: ScoredSentence, draft: str = ""
+    ) -> Judgement:
+        features = self.features(context, evidence, best, draft)
+        if evidence.learned is None:
+            raise ValueError("The selector judge needs the selector's scores of the evidence.")
+        # ``best`` may be a drafted copy: find its sentence by place, not identity.
+        index = next(
+            i
+            for i, s in enumerate(evidence.sentences)
+            if s.sentence == best.sentence and s.hit.chunk.chunk_id == best.hit.chunk.chunk_id
+        )
+        score = float(evidence.learned[index])
+        answerable = score >= self.abstain_below
+        if self.also is not None and answerable and self.also.should_abstain(features):
+            return Judgement(features, score, False)
+        return Judgement(features, score, answerable, learned=True)

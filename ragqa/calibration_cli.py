@@ -76,6 +76,8 @@ def run_calibrate(args: argparse.Namespace) -> int:
     def show(asked: int) -> None:
         print(f"\r{asked}/{len(questions)} questions", end="", file=sys.stderr, flush=True)
 
+    if settings.answer.selector == "learned":
+        return _calibrate_selector(args, settings, questions, show)
     with tempfile.TemporaryDirectory(prefix="ragqa-calibrate-") as folder:
         neutral = _never_abstaining(settings.embedder.model, Path(folder))
         settings = settings.replace(answer=replace(settings.answer, abstention_model=str(neutral)))
@@ -108,6 +110,37 @@ def run_calibrate(args: argparse.Namespace) -> int:
             indent=2,
         )
     )
+    return 0
+
+
+def _calibrate_selector(
+    args: argparse.Namespace, settings: Any, questions: Any, show: Callable[[int], None]
+) -> int:
+    """``ragqa calibrate`` with the learned selector: refit its threshold."""
+    from evaluation.calibration import calibrate_selector_threshold
+    from qa.selector import SelectorThreshold
+
+    pipeline = app.build_pipeline(settings)
+    selector = pipeline.selector
+    assert selector is not None  # the settings choose the learned selector
+    with tempfile.TemporaryDirectory(prefix="ragqa-calibrate-") as folder:
+        neutral = Path(folder) / "never-abstaining.json"
+        SelectorThreshold(0.0).save(neutral, selector, rebuild_command="ragqa calibrate")
+        settings = settings.replace(answer=replace(settings.answer, abstention_model=str(neutral)))
+        pipeline = app.open_pipeline(settings)
+        try:
+            threshold = calibrate_selector_threshold(
+                pipeline,
+                questions,
+                args.questions,
+                max_false_rate=args.max_false_rate,
+                on_question=show,
+            )
+        finally:
+            print(file=sys.stderr)
+    if args.out:
+        threshold.save(args.out, selector, rebuild_command=rebuild_command(args))
+    print(json.dumps({"abstain_below": threshold.abstain_below, **threshold.notes}, indent=2))
     return 0
 
 

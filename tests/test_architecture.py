@@ -34,6 +34,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "evaluation": frozenset({"corpus", "indexer", "qa"}),
     "ui": frozenset({"corpus", "indexer", "qa"}),
     "ragqa": frozenset({"corpus", "indexer", "qa", "evaluation", "ui"}),
+    # Rebuilding the shipped models: above everything it trains, below nothing.
+    "training": frozenset({"corpus", "indexer", "qa", "evaluation"}),
 }
 """The packages each package may import besides itself."""
 
@@ -194,7 +196,11 @@ def test_imports_follow_the_layers(edges: list[Import]) -> None:
 
 
 def test_no_package_imports_tests_benchmarks_or_training(edges: list[Import]) -> None:
-    wrong = [str(edge) for edge in edges if top(edge.imported) in NEVER_IMPORTED]
+    wrong = [
+        str(edge)
+        for edge in edges
+        if top(edge.imported) in NEVER_IMPORTED and top(edge.imported) != top(edge.importer)
+    ]
     assert not wrong, "\n".join(wrong)
 
 

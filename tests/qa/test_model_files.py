@@ -288,6 +288,7 @@ def test_ask_refuses_a_model_fitted_for_another_embedder(
     model = tmp_path / "other.json"
     _model().save(model, embedding_model="other/model", rebuild_command=COMMAND)
     monkeypatch.setenv("RAGQA_ANSWER__ABSTENTION_MODEL", str(model))
+    monkeypatch.setenv("RAGQA_ANSWER__SELECTOR", "weighted")  # the hand-weighted mode's model file
     assert main(["index"]) == 0
     capsys.readouterr()
     assert main(["ask", "When was Lei Jun born?"]) == 2
@@ -304,6 +305,7 @@ def test_calibrate_refits_a_model_that_is_refused(
     model = tmp_path / "model.json"
     _model().save(model, embedding_model="other/model", rebuild_command=COMMAND)
     monkeypatch.setenv("RAGQA_ANSWER__ABSTENTION_MODEL", str(model))
+    monkeypatch.setenv("RAGQA_ANSWER__SELECTOR", "weighted")  # the hand-weighted mode's model file
     questions = tmp_path / "q.jsonl"
     asked = [
         ("When was Lei Jun born?", ["1969"]),

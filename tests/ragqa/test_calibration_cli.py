@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from corpus.errors import SavedModelError
 from evaluation import calibration
 from qa.abstention import FORMAT_VERSION, AbstentionFeatures, AbstentionModel
 from ragqa import calibration_cli
@@ -56,7 +57,9 @@ def test_calibrate_says_when_every_unanswerable_question_was_decided_before_the_
     built_index: Path,  # noqa: F811
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("RAGQA_ANSWER__SELECTOR", "weighted")  # the hand-weighted model's check
     questions = _question_file(tmp_path / "q.jsonl", [True, False], unanswerable="Quelle heure?")
     result = run(
         capsys, "calibrate", "--questions", str(questions), "--index-dir", str(built_index)
@@ -78,7 +81,9 @@ def test_calibrate_writes_a_model_the_answerer_can_load(
     built_index: Path,  # noqa: F811
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setenv("RAGQA_ANSWER__SELECTOR", "weighted")  # the hand-weighted mode's model
     questions = _question_file(tmp_path / "q.jsonl", [True, False] * 6)
     out = tmp_path / "model.json"
     code, stdout, _ = run(
@@ -132,3 +137,44 @@ def test_calibrate_refuses_bad_settings(
         run(capsys, "calibrate", "--questions", str(questions), flag, value)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_with_the_learned_selector_calibrate_refits_its_threshold(
+    built_index: Path,  # noqa: F811
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The default selector: its score threshold is refitted on the user's
+    questions, saved for that network only, and the answerer uses it."""
+    from qa.answerer import AnswerConfig
+    from qa.selector import AnswerSelector, SelectorThreshold
+
+    questions = _question_file(tmp_path / "q.jsonl", [True, False] * 6)
+    out = tmp_path / "threshold.json"
+    code, stdout, _ = run(
+        capsys,
+        "calibrate",
+        "--questions",
+        str(questions),
+        "--out",
+        str(out),
+        "--max-false-rate",
+        "0.2",
+        "--index-dir",
+        str(built_index),
+    )
+    assert code == 0
+    printed = json.loads(stdout)
+    assert printed["n_questions"] == 12 and printed["n_unanswerable"] == 6
+    assert printed["training"]["abstention.false_rate"] <= 0.2
+    selector = AnswerSelector.load()
+    saved = SelectorThreshold.load(out, selector)
+    assert saved.abstain_below == pytest.approx(printed["abstain_below"])
+    assert AnswerConfig().selector == "learned"
+    manifest = json.loads(out.read_text(encoding="utf-8"))["manifest"]
+    assert manifest["kind"] == "answer selector threshold"
+    assert manifest["depends_on"] == {"model_sha256": selector.model_sha256}
+    # The weighted mode's loader refuses it: another kind of model file.
+    with pytest.raises(SavedModelError, match="answer selector threshold"):
+        AbstentionModel.load(out, embedding_model=HashEmbedder.model_name)
