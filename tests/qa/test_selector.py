@@ -136,9 +136,10 @@ def test_a_refitted_threshold_is_kept_for_its_own_selector_only(
 def test_the_pipeline_quotes_the_selectors_choice_and_abstains_below_its_threshold(
     tmp_path: Path,
 ) -> None:
-    """The learned selector (the default) with the fake embedder: the sentence
-    that answers is quoted even where it shares few words with the question."""
+    """The learned selector with the fake embedder: the sentence that answers
+    is quoted, scored at or above the threshold."""
     from indexer.embedder import EmbedderConfig
+    from qa.answerer import AnswerConfig
     from qa.pipeline import Pipeline, PipelineConfig
     from tests.fakes import HashEmbedder
 
@@ -151,7 +152,9 @@ def test_the_pipeline_quotes_the_selectors_choice_and_abstains_below_its_thresho
     )
     pipeline = Pipeline(
         PipelineConfig(
-            index_dir=tmp_path / "index", embedder=EmbedderConfig(model=HashEmbedder.model_name)
+            index_dir=tmp_path / "index",
+            embedder=EmbedderConfig(model=HashEmbedder.model_name),
+            answer=AnswerConfig(selector="learned"),
         ),
         embedder=HashEmbedder(),
     )

@@ -145,11 +145,11 @@ def test_with_the_learned_selector_calibrate_refits_its_threshold(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The default selector: its score threshold is refitted on the user's
-    questions, saved for that network only, and the answerer uses it."""
-    from qa.answerer import AnswerConfig
+    """Its score threshold is refitted on the user's questions, saved for
+    that network only, and the answerer uses it."""
     from qa.selector import AnswerSelector, SelectorThreshold
 
+    monkeypatch.setenv("RAGQA_ANSWER__SELECTOR", "learned")
     questions = _question_file(tmp_path / "q.jsonl", [True, False] * 6)
     out = tmp_path / "threshold.json"
     code, stdout, _ = run(
@@ -171,7 +171,6 @@ def test_with_the_learned_selector_calibrate_refits_its_threshold(
     selector = AnswerSelector.load()
     saved = SelectorThreshold.load(out, selector)
     assert saved.abstain_below == pytest.approx(printed["abstain_below"])
-    assert AnswerConfig().selector == "learned"
     manifest = json.loads(out.read_text(encoding="utf-8"))["manifest"]
     assert manifest["kind"] == "answer selector threshold"
     assert manifest["depends_on"] == {"model_sha256": selector.model_sha256}
