@@ -65,3 +65,15 @@ class ScriptedGenerator:
         self.prompts.append(messages)
         text = self.reply_for(messages) if self.reply_for else (self.reply or "")
         yield from re.findall(r"\S+\s*", text)
+
+
+class RecordingEmbedder(HashEmbedder):
+    """A hash embedder that records how many texts each call embedded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.call_sizes: list[int] = []
+
+    def embed(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
+        self.call_sizes.append(len(texts))
+        return super().embed(texts, show_progress=show_progress)

@@ -23,7 +23,7 @@ from indexer.builder import BuildReport, IndexBuilder
 from indexer.layout import LOCK_FILE, MARKER_FILE, POINTER_FILE
 from indexer.manifest import FORMAT_VERSION, file_sha256
 from indexer.vector_index import search
-from tests.fakes import HashEmbedder
+from tests.fakes import HashEmbedder, RecordingEmbedder
 from tests.indexer.helpers import SMALL_CHUNKS, make_document, make_documents, open_index
 
 Build = Callable[..., BuildReport]
@@ -505,16 +505,6 @@ def test_an_empty_folder_or_one_with_only_our_lock_file_is_usable(
 
 
 # --- memory stays flat: vectors stream to disk (issue 16, item 7) --------------------
-
-
-class RecordingEmbedder(HashEmbedder):
-    def __init__(self) -> None:
-        super().__init__()
-        self.call_sizes: list[int] = []
-
-    def embed(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
-        self.call_sizes.append(len(texts))
-        return super().embed(texts, show_progress=show_progress)
 
 
 def test_chunks_are_embedded_a_window_at_a_time_and_written_in_order(

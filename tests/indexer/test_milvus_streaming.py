@@ -14,22 +14,12 @@ from corpus.documents import Chunk, Document
 from indexer.builder import IndexBuilder
 from indexer.milvus_store import MilvusStore, MilvusWriter
 from indexer.store import VectorStoreConfig
-from tests.fakes import HashEmbedder
+from tests.fakes import HashEmbedder, RecordingEmbedder
 from tests.indexer.helpers import SMALL_CHUNKS, make_document
 
 pytestmark = pytest.mark.milvus
 
 WINDOW = 8
-
-
-class RecordingEmbedder(HashEmbedder):
-    def __init__(self) -> None:
-        super().__init__()
-        self.call_sizes: list[int] = []
-
-    def embed(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
-        self.call_sizes.append(len(texts))
-        return super().embed(texts, show_progress=show_progress)
 
 
 def test_a_milvus_build_stages_windows_and_publishes_only_at_the_end(
