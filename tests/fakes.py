@@ -68,12 +68,15 @@ class ScriptedGenerator:
 
 
 class RecordingEmbedder(HashEmbedder):
-    """A hash embedder that records how many texts each call embedded."""
+    """A hash embedder that records what it embedded: every text, and how
+    many texts each call held."""
 
     def __init__(self) -> None:
         super().__init__()
         self.call_sizes: list[int] = []
+        self.embedded: list[str] = []
 
     def embed(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         self.call_sizes.append(len(texts))
+        self.embedded.extend(texts)
         return super().embed(texts, show_progress=show_progress)

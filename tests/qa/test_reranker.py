@@ -23,7 +23,7 @@ from qa.reranker import (
     make_reranker,
 )
 from qa.types import Hit, Query
-from tests.fakes import HashEmbedder
+from tests.fakes import HashEmbedder, RecordingEmbedder
 
 TEXTS = [
     "Xiaomi makes phones. Its founder was born in Xiantao in 1969.",
@@ -31,16 +31,6 @@ TEXTS = [
     "Kingsoft went public in 2007.",
 ]
 QUESTION = "Where was the founder born?"
-
-
-class CountingEmbedder(HashEmbedder):
-    def __init__(self) -> None:
-        super().__init__()
-        self.embedded: list[str] = []
-
-    def embed(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
-        self.embedded.extend(texts)
-        return super().embed(texts, show_progress=show_progress)
 
 
 def _hits(embedder: HashEmbedder, query: Query, texts: Sequence[str] = TEXTS) -> list[Hit]:
@@ -57,7 +47,7 @@ def _hits(embedder: HashEmbedder, query: Query, texts: Sequence[str] = TEXTS) ->
 
 # --- sentence match -------------------------------------------------------------------
 def test_sentence_match_blends_chunk_and_best_sentence_cosine() -> None:
-    embedder = CountingEmbedder()
+    embedder = RecordingEmbedder()
     query = Query.embed(QUESTION, embedder)
     hits = _hits(embedder, query)
     embedder.embedded.clear()

@@ -37,7 +37,7 @@ from qa.retriever import (
     make_retriever,
 )
 from qa.types import Hit, Query
-from tests.fakes import HashEmbedder
+from tests.fakes import HashEmbedder, RecordingEmbedder
 
 TEXTS = {
     "bio": (
@@ -251,14 +251,6 @@ def test_the_reranker_gets_every_candidate_and_the_same_query(
 
 
 # --- in the pipeline: the query embedded once, the stages built once -------------------
-class CountingEmbedder(HashEmbedder):
-    def __init__(self) -> None:
-        super().__init__()
-        self.embedded: list[str] = []
-
-    def embed(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
-        self.embedded.extend(texts)
-        return super().embed(texts, show_progress=show_progress)
 
 
 def _pipeline(tmp_path: Path, embedder: HashEmbedder, **config: object) -> Pipeline:
@@ -284,7 +276,7 @@ def _source_folder(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("reranker", ["none", "sentence"])
 def test_the_query_is_embedded_once_per_question(tmp_path: Path, reranker: str) -> None:
-    embedder = CountingEmbedder()
+    embedder = RecordingEmbedder()
     pipeline = _pipeline(tmp_path, embedder, rerank=RerankConfig(kind=reranker))
     question = "Where did Lei Jun study computer science?"
     follow_up = "When was he born?"

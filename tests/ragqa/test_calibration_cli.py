@@ -86,20 +86,7 @@ def test_calibrate_writes_a_model_the_answerer_can_load(
     monkeypatch.setenv("RAGQA_ANSWER__SELECTOR", "weighted")  # the hand-weighted mode's model
     questions = _question_file(tmp_path / "q.jsonl", [True, False] * 6)
     out = tmp_path / "model.json"
-    code, stdout, _ = run(
-        capsys,
-        "calibrate",
-        "--questions",
-        str(questions),
-        "--out",
-        str(out),
-        "--max-false-rate",
-        "0.2",
-        "--index-dir",
-        str(built_index),
-    )
-    assert code == 0
-    printed = json.loads(stdout)
+    printed = _calibrate_twelve(capsys, questions, out, built_index)
     model = AbstentionModel.load(out, embedding_model=HashEmbedder.model_name)
     assert model.threshold == pytest.approx(printed["threshold"])
     assert set(model.weights) == set(AbstentionFeatures.names())
@@ -152,20 +139,7 @@ def test_with_the_learned_selector_calibrate_refits_its_threshold(
     monkeypatch.setenv("RAGQA_ANSWER__SELECTOR", "learned")
     questions = _question_file(tmp_path / "q.jsonl", [True, False] * 6)
     out = tmp_path / "threshold.json"
-    code, stdout, _ = run(
-        capsys,
-        "calibrate",
-        "--questions",
-        str(questions),
-        "--out",
-        str(out),
-        "--max-false-rate",
-        "0.2",
-        "--index-dir",
-        str(built_index),
-    )
-    assert code == 0
-    printed = json.loads(stdout)
+    printed = _calibrate_twelve(capsys, questions, out, built_index)
     assert printed["n_questions"] == 12 and printed["n_unanswerable"] == 6
     assert printed["training"]["abstention.false_rate"] <= 0.2
     selector = AnswerSelector.load()
@@ -177,3 +151,23 @@ def test_with_the_learned_selector_calibrate_refits_its_threshold(
     # The weighted mode's loader refuses it: another kind of model file.
     with pytest.raises(SavedModelError, match="answer selector threshold"):
         AbstentionModel.load(out, embedding_model=HashEmbedder.model_name)
+
+
+def _calibrate_twelve(
+    capsys: pytest.CaptureFixture[str], questions: Path, out: Path, index: Path
+) -> dict[str, object]:
+    """``ragqa calibrate`` with a 20% false-abstention budget; its printed JSON."""
+    code, stdout, _ = run(
+        capsys,
+        "calibrate",
+        "--questions",
+        str(questions),
+        "--out",
+        str(out),
+        "--max-false-rate",
+        "0.2",
+        "--index-dir",
+        str(index),
+    )
+    assert code == 0
+    return json.loads(stdout)
