@@ -105,31 +105,24 @@ class AbstentionJudge:
         return Judgement(features, probability, probability >= self.model.threshold)
 
 
-class SelectorJudge(AbstentionJudge):
+class SelectorJudge:
     """Judges with the learned selector's score of the best sentence: the
     passages answer when it reaches ``abstain_below`` (the threshold calibrated
-    with the model, :mod:`qa.selector`) and the fitted model ``also`` (if
-    given) does not judge from the hand signals that they do not."""
+    with the model, :mod:`qa.selector`) and the ``hand`` judge (the fitted
+    hand-signal model) does not find from its features that they do not."""
 
-    def __init__(
-        self,
-        abstain_below: float,
-        *,
-        evidence_hits: int = 5,
-        also: AbstentionModel | None = None,
-    ) -> None:
+    def __init__(self, abstain_below: float, hand: AbstentionJudge) -> None:
         if not 0.0 <= abstain_below < 1.0:
             raise ValueError(f"abstain_below must be in [0, 1). Currently it is {abstain_below}")
         self.abstain_below = abstain_below
-        self.evidence_hits = evidence_hits
-        self.also = also
+        self.hand = hand
 
     def run(
         self, context: QuestionContext, evidence: Evidence, best: ScoredSentence, draft: str = ""
     ) -> Judgement:
-        features = self.features(context, evidence, best, draft)
         if evidence.learned is None:
             raise ValueError("The selector judge needs the selector's scores of the evidence.")
+        vetoed = self.hand.run(context, evidence, best, draft)
         # ``best`` may be a drafted copy: find its sentence by place, not identity.
         index = next(
             i
@@ -137,7 +130,6 @@ class SelectorJudge(AbstentionJudge):
             if s.sentence == best.sentence and s.hit.chunk.chunk_id == best.hit.chunk.chunk_id
         )
         score = float(evidence.learned[index])
-        answerable = score >= self.abstain_below
-        if self.also is not None and answerable and self.also.should_abstain(features):
-            return Judgement(features, score, False)
-        return Judgement(features, score, answerable, learned=True)
+        if score < self.abstain_below:
+            return Judgement(vetoed.features, score, False, learned=True)
+        return Judgement(vetoed.features, score, vetoed.answerable, learned=vetoed.answerable)

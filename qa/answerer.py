@@ -308,7 +308,9 @@ def make_answerer(
         # (trained where "unanswerable" means another sentence of the page)
         # caught 1 of the 18 unanswerable dev questions; with the veto, 6.
         veto = AbstentionModel.load(None, embedding_model=embedder.model_name)
-        judge = SelectorJudge(abstain_below, evidence_hits=config.evidence_hits, also=veto)
+        judge = SelectorJudge(
+            abstain_below, AbstentionJudge(veto, evidence_hits=config.evidence_hits)
+        )
     else:
         model = AbstentionModel.load(
             Path(config.abstention_model) if config.abstention_model else None,
