@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -26,7 +27,13 @@ from evaluation.questions import load_questions
 from qa.abstention import choose_threshold
 from qa.answerer import AnswerConfig
 from qa.pipeline import Pipeline, PipelineConfig
-from qa.selector import DEFAULT_SELECTOR_DIR, MANIFEST_FILE, read_manifest
+from qa.selector import (
+    DEFAULT_SELECTOR_DIR,
+    MANIFEST_FILE,
+    AnswerSelector,
+    SelectorThreshold,
+    read_manifest,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -38,19 +45,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-false-rate", type=float, default=0.05)
     args = parser.parse_args(argv)
 
-    manifest = read_manifest(DEFAULT_SELECTOR_DIR)
-    manifest.pop("calibration", None)
-    path = DEFAULT_SELECTOR_DIR / MANIFEST_FILE
-    path.write_text(json.dumps(manifest, indent=2) + "\n")  # never abstain while measuring
-    config = PipelineConfig(
-        index_dir=args.index_dir, answer=replace(AnswerConfig(), selector="learned")
-    )
     questions = [q for q in load_questions(args.questions) if q.answerable]
-    scores = quoted_sentence_scores(
-        Pipeline(config),
-        questions,
-        lambda n: print(f"\r{n}/{len(questions)}", end="", file=sys.stderr),
-    )
+    manifest = read_manifest(DEFAULT_SELECTOR_DIR)
+    with tempfile.TemporaryDirectory(prefix="ragqa-selector-") as folder:
+        # Never abstain on the score while measuring, the way `ragqa calibrate`
+        # does: a zero threshold file, so the shipped manifest is only written
+        # once the new threshold is known.
+        neutral = Path(folder) / "never-abstaining.json"
+        SelectorThreshold(0.0).save(neutral, AnswerSelector.load(), rebuild_command=__name__)
+        answer = replace(AnswerConfig(), selector="learned", abstention_model=str(neutral))
+        config = PipelineConfig(index_dir=args.index_dir, answer=answer)
+        scores = quoted_sentence_scores(
+            Pipeline(config),
+            questions,
+            lambda n: print(f"\r{n}/{len(questions)}", end="", file=sys.stderr),
+        )
     threshold = choose_threshold(scores, args.max_false_rate)
     manifest["calibration"] = {
         "abstain_below": round(threshold, 6),
@@ -60,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "command": "python -m training.calibrate_selector --questions <validation>/calibration.jsonl "
         f"--index-dir <its index> --max-false-rate {args.max_false_rate}",
     }
-    path.write_text(json.dumps(manifest, indent=2) + "\n")
+    (DEFAULT_SELECTOR_DIR / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
     print(json.dumps(manifest["calibration"]))
     return 0
 

@@ -116,3 +116,18 @@ def test_pairs_only_come_from_the_articles_asked_for(tmp_path: Path) -> None:
 def test_a_folder_without_docs_is_refused_with_what_to_pass(tmp_path: Path) -> None:
     with pytest.raises(EvaluationError, match="squad11-dev-even"):
         read_articles(tmp_path)
+
+
+def test_the_validation_set_holds_only_its_articles_split_in_two_halves(tmp_path: Path) -> None:
+    from training.validation_set import write_validation_set
+
+    out = tmp_path / "out"
+    count = write_validation_set(_folder(tmp_path), out, ["River Tay"])
+    assert count == 2
+    assert [p.name for p in (out / "docs").iterdir()] == ["River_Tay.txt"]
+    halves = [
+        [json.loads(line)["id"] for line in (out / name).read_text().splitlines()]
+        for name in ("calibration.jsonl", "report.jsonl")
+    ]
+    assert sorted(halves[0] + halves[1]) == ["q3", "q4"]
+    assert len(halves[0]) == len(halves[1]) == 1
