@@ -16,6 +16,12 @@ RETRIEVAL_MISS = pytest.mark.xfail(
     "the year, and the system abstains",
 )
 
+PARAPHRASE_MISS = pytest.mark.xfail(
+    strict=False,
+    reason="'join' shares no word with the answering sentence ('In 1992, he started as the "
+    "sixth employee at Kingsoft'): both selectors quote another Kingsoft sentence (issue 17)",
+)
+
 ANSWERABLE = [
     ("How old was Lei Jun when he founded Xiaomi?", "40"),
     ("Where was Lei Jun born?", "Xiantao"),
@@ -24,6 +30,8 @@ ANSWERABLE = [
     # Answered since drafts stopped voting (a draft said "The answer is 2017.").
     ("In what year did Lei Jun become CEO of Kingsoft?", "1998"),
     pytest.param("In what year was Xiaomi founded?", "2010", marks=RETRIEVAL_MISS),
+    # The README's follow-up example, as rewritten from the conversation.
+    pytest.param("When did Lei Jun join Kingsoft?", "1992", marks=PARAPHRASE_MISS),
     ("Which book inspired Lei Jun in his youth?", "Fire in the Valley"),
     ("What did Lei Jun study at university?", "computer science"),
 ]
